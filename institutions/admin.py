@@ -1,0 +1,125 @@
+"""Admin for reference data: data administrators maintain it here, with import/export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from import_export.admin import ImportExportMixin
+from simple_history.admin import SimpleHistoryAdmin
+
+from institutions.models import (
+    Disease,
+    Institution,
+    NetworkedSettlement,
+    PolicyParameter,
+    Region,
+)
+from institutions.resources import (
+    DiseaseResource,
+    InstitutionResource,
+    NetworkedSettlementResource,
+)
+from portal.spreadsheets import FORMATS
+
+
+class ReferenceImportExportMixin(ImportExportMixin):
+    """Import/export with the portal's formats, a dry run first, and partial imports.
+
+    The dry run lists every bad row with its reason. Where the only problems are bad rows,
+    the data administrator may still confirm: the good rows are imported and the bad ones
+    skipped (and listed again in the result), instead of having to split the file.
+    """
+
+    formats = FORMATS
+    import_error_display = ("message", "row")
+
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        result = context.get("result")
+        if (
+            result is not None
+            and "confirm_form" not in context
+            and not result.has_errors()
+            and result.has_validation_errors()
+            and len(result.valid_rows()) > 0
+        ):
+            context["confirm_form"] = self.create_confirm_form(request, import_form=context["form"])
+        return response
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["code", "full_name", "level", "kind", "active", "abolished_year"]
+    list_filter = ["level", "active"]
+    search_fields = ["code", "name", "full_name"]
+    autocomplete_fields = ["parent", "prefecture"]
+    list_select_related = True
+    show_full_result_count = False
+    ordering = ["code"]
+
+
+class NetworkedSettlementInline(admin.TabularInline):
+    model = NetworkedSettlement
+    extra = 1
+    autocomplete_fields = ["disease"]
+
+
+@admin.register(Disease)
+class DiseaseAdmin(ReferenceImportExportMixin, SimpleHistoryAdmin):
+    resource_classes = [DiseaseResource]
+    list_display = [
+        "code",
+        "name",
+        "cross_province",
+        "validity",
+        "validity_months",
+        "for_employee",
+        "for_resident",
+        "active",
+    ]
+    list_filter = ["cross_province", "validity", "active", "for_employee", "for_resident"]
+    search_fields = ["code", "name"]
+    filter_horizontal = ["exclusive_with"]
+
+
+@admin.register(Institution)
+class InstitutionAdmin(ReferenceImportExportMixin, SimpleHistoryAdmin):
+    resource_classes = [InstitutionResource]
+    list_display = [
+        "code",
+        "name",
+        "location",
+        "level",
+        "grade",
+        "designated",
+        "designated_until",
+        "transfer_issuer",
+    ]
+    list_filter = ["level", "grade", "designated", "transfer_issuer"]
+    search_fields = ["code", "name", "location__full_name"]
+    autocomplete_fields = ["location"]
+    list_select_related = ["location"]
+    show_full_result_count = False
+    inlines = [NetworkedSettlementInline]
+
+
+@admin.register(NetworkedSettlement)
+class NetworkedSettlementAdmin(ReferenceImportExportMixin, SimpleHistoryAdmin):
+    resource_classes = [NetworkedSettlementResource]
+    list_display = ["institution", "disease", "in_region", "cross_province"]
+    list_filter = ["in_region", "cross_province", "disease"]
+    search_fields = ["institution__code", "institution__name", "disease__code", "disease__name"]
+    autocomplete_fields = ["institution", "disease"]
+    list_select_related = ["institution", "disease"]
+    show_full_result_count = False
+
+
+@admin.register(PolicyParameter)
+class PolicyParameterAdmin(SimpleHistoryAdmin):
+    list_display = ["key", "value", "valid_from", "note"]
+    list_filter = ["key"]
+    search_fields = ["key", "note"]
+    ordering = ["key", "-valid_from"]

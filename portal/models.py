@@ -1,0 +1,101 @@
+"""Accounts: staff users, the county bureaus they belong to, and the worker heartbeat."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+
+class Bureau(models.Model):
+    """A county medical-insurance bureau (医保经办机构); it serves one county (ID-6)."""
+
+    name = models.CharField("经办机构名称", max_length=100, unique=True)
+    county = models.OneToOneField(
+        "institutions.Region",
+        verbose_name="服务县区",
+        on_delete=models.PROTECT,
+        related_name="bureau",
+        limit_choices_to={"level": 3, "code__startswith": "45", "active": True},
+    )
+    email = models.EmailField("通知邮箱", blank=True)
+    phone = models.CharField("联系电话", max_length=30, blank=True)
+    active = models.BooleanField("启用", default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "医保经办机构"
+        verbose_name_plural = "医保经办机构"
+        ordering = ["county_id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    CLERK = "clerk", "经办"
+    REVIEWER = "reviewer", "复核"
+    BUREAU_ADMIN = "bureau_admin", "经办机构管理员"
+    DATA_ADMIN = "data_admin", "数据管理员"
+
+
+# Each role is backed by a group of the same name (created by migration 0002), so that
+# permissions are granted by role, never by hand per user.
+ROLE_GROUPS: dict[str, str] = {
+    Role.CLERK: "经办",
+    Role.REVIEWER: "复核",
+    Role.BUREAU_ADMIN: "经办机构管理员",
+    Role.DATA_ADMIN: "数据管理员",
+}
+
+
+class User(AbstractUser):
+    """A staff user. Everyone but a data administrator works for exactly one bureau."""
+
+    bureau = models.ForeignKey(
+        Bureau,
+        verbose_name="所属经办机构",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
+    )
+    role = models.CharField("角色", max_length=20, choices=Role.choices, default=Role.CLERK)
+    phone = models.CharField("手机号", max_length=20, blank=True)
+    history = HistoricalRecords(excluded_fields=["last_login", "password"])
+
+    class Meta:
+        verbose_name = "工作人员"
+        verbose_name_plural = "工作人员"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role=Role.DATA_ADMIN) | Q(bureau__isnull=False),
+                name="user_bureau_required_for_bureau_roles",
+                violation_error_message="经办、复核和经办机构管理员必须属于一个经办机构。",
+            ),
+        ]
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
+
+
+class Heartbeat(models.Model):
+    """When a background component last proved it was alive (status page)."""
+
+    class Component(models.TextChoices):
+        WORKER = "worker", "Celery 工作进程"
+        BEAT = "beat", "Celery 定时调度（beat）"
+
+    component = models.CharField("组件", max_length=20, choices=Component.choices, unique=True)
+    last_seen_at = models.DateTimeField("最近一次")
+    detail = models.CharField("说明", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "后台心跳"
+        verbose_name_plural = "后台心跳"
+        permissions = [("view_status", "查看系统状态页")]
+
+    def __str__(self) -> str:
+        return f"{self.get_component_display()} {self.last_seen_at:%Y-%m-%d %H:%M:%S}"

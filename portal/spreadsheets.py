@@ -1,0 +1,74 @@
+"""Spreadsheet formats for imports and exports (django-import-export).
+
+Chinese Excel writes CSV in GB18030 and reads UTF-8 only with a byte-order mark, so CSV
+imports accept both encodings and exports carry the mark. Every exported cell that a
+spreadsheet would read as a formula is escaped with a leading apostrophe (OWASP CSV
+injection), not merely stripped of its "=".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tablib
+from import_export.formats import base_formats
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def escape_dataset(dataset: tablib.Dataset) -> None:
+    rows = [[escape_cell(cell) for cell in row] for row in dataset]
+    del dataset[:]
+    for row in rows:
+        dataset.append(row)
+
+
+def decode_csv(data: bytes | str) -> str:
+    """Decode CSV bytes written by Excel: UTF-8 (with or without BOM), else GB18030."""
+    if isinstance(data, str):
+        return data.lstrip("\ufeff")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("gb18030")
+
+
+class CSV(base_formats.CSV):
+    def is_binary(self) -> bool:
+        # Hand the raw bytes to create_dataset, which picks the encoding itself.
+        return True
+
+    def get_read_mode(self) -> str:
+        return "rb"
+
+    def create_dataset(self, in_stream: Any, **kwargs: Any) -> tablib.Dataset:
+        return tablib.import_set(decode_csv(in_stream), format="csv", **kwargs)
+
+    def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> str:
+        escape_dataset(dataset)
+        return "\ufeff" + dataset.export("csv", **kwargs)
+
+
+class XLSX(base_formats.XLSX):
+    def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> Any:
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        escape_dataset(dataset)
+        # Control characters cannot be stored in XLSX at all; drop them rather than fail.
+        rows = [
+            [ILLEGAL_CHARACTERS_RE.sub("", c) if isinstance(c, str) else c for c in row]
+            for row in dataset
+        ]
+        del dataset[:]
+        for row in rows:
+            dataset.append(row)
+        return dataset.export("xlsx", **kwargs)
+
+
+FORMATS = [XLSX, CSV]

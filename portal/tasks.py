@@ -1,0 +1,15 @@
+"""Thin Celery tasks of the portal app: they read the message and call a function."""
+
+from celery import Task, shared_task
+
+from portal import heartbeat
+
+
+@shared_task(name="portal.tasks.heartbeat", bind=True, ignore_result=True)
+def heartbeat_task(self: Task) -> None:
+    """Records that the worker ran, and (for beat's own messages) when beat sent it."""
+    heartbeat.record_run(
+        hostname=self.request.hostname or "",
+        origin=self.request.get("portal_origin"),
+        sent_at=self.request.get("portal_sent_at"),
+    )

@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
+from django.views.generic import RedirectView
+
+from portal import views
+
+admin.site.site_header = "门特经办系统 · 数据管理"
+admin.site.site_title = "门特经办系统"
+admin.site.index_title = "基础数据与账户"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("status/", views.status, name="status"),
+    # One login page for the portal and the admin site.
+    path(
+        "admin/login/",
+        login_not_required(RedirectView.as_view(pattern_name="login", query_string=True)),
+    ),
+    path("admin/", admin.site.urls),
+]

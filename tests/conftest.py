@@ -1,0 +1,94 @@
+"""Shared fixtures: reference data loaded once, personas, fast test settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from institutions import reference
+from institutions.models import Region
+from portal.models import Bureau, Role, User
+from portal.services import user_create
+
+PASSWORD = "Test-password-2026"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the reference data (regions, diseases, parameters) once for the session."""
+    with django_db_blocker.unblock():
+        reference.load_all()
+
+
+@pytest.fixture(autouse=True)
+def _fast_settings(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def regions(db: None) -> None:
+    """Reference data, reloaded if a transactional test flushed it."""
+    if not Region.objects.filter(code="450000").exists():
+        reference.load_all()
+
+
+def make_bureau(county_code: str) -> Bureau:
+    county = Region.objects.get(code=county_code)
+    bureau, _ = Bureau.objects.get_or_create(
+        county=county, defaults={"name": f"{county.full_name}医疗保障局"}
+    )
+    return bureau
+
+
+def make_user(username: str, role: str, bureau: Bureau | None) -> User:
+    return user_create(username=username, password=PASSWORD, role=role, bureau=bureau)
+
+
+@pytest.fixture
+def bureau(regions: None) -> Bureau:
+    return make_bureau("451202")  # 河池市金城江区
+
+
+@pytest.fixture
+def other_bureau(regions: None) -> Bureau:
+    return make_bureau("450202")  # 柳州市城中区
+
+
+@pytest.fixture
+def clerk(bureau: Bureau) -> User:
+    return make_user("clerk", Role.CLERK, bureau)
+
+
+@pytest.fixture
+def reviewer(bureau: Bureau) -> User:
+    return make_user("reviewer", Role.REVIEWER, bureau)
+
+
+@pytest.fixture
+def bureau_admin(bureau: Bureau) -> User:
+    return make_user("badmin", Role.BUREAU_ADMIN, bureau)
+
+
+@pytest.fixture
+def other_clerk(other_bureau: Bureau) -> User:
+    return make_user("other_clerk", Role.CLERK, other_bureau)
+
+
+@pytest.fixture
+def data_admin(regions: None) -> User:
+    return make_user("dataadmin", Role.DATA_ADMIN, None)
+
+
+@pytest.fixture
+def client_for() -> Callable[[User], Client]:
+    """client_for(user) -> a test client logged in as that user."""
+
+    def login(user: User) -> Client:
+        c = Client()
+        c.force_login(user)
+        return c
+
+    return login
