@@ -1,8 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
 from django.urls import path
-from django.views.generic import RedirectView
 
 from portal import views
 
@@ -20,9 +18,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("status/", views.status, name="status"),
     # One login page for the portal and the admin site.
-    path(
-        "admin/login/",
-        login_not_required(RedirectView.as_view(pattern_name="login", query_string=True)),
-    ),
+    path("admin/login/", views.admin_login),
     path("admin/", admin.site.urls),
 ]
