@@ -1,0 +1,55 @@
+"""The one place that answers "may this user see or change this record".
+
+A clerk, reviewer or bureau administrator reaches only their own bureau's patients and
+the records under them; anything else is a 404 (never a 403, which would tell that it
+exists). Data administrators manage reference data and see case records only with the
+explicit permission ``cases.view_all_patients``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.http import Http404
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from cases.models import Patient
+
+
+def patients_visible_to(user: Any, queryset: QuerySet[Patient] | None = None) -> QuerySet[Patient]:
+    from cases.models import Patient
+
+    qs = queryset if queryset is not None else Patient.objects.all()
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return qs.none()
+    if user.has_perm("cases.view_all_patients"):
+        return qs
+    if user.bureau_id is None:
+        return qs.none()
+    return qs.filter(bureau_id=user.bureau_id)
+
+
+def get_patient_for_user(user: Any, pk: Any) -> Patient:
+    try:
+        return patients_visible_to(user).get(pk=int(pk))
+    except (ValueError, TypeError, OverflowError):
+        raise Http404("参保人不存在") from None
+    except Exception as exc:
+        from cases.models import Patient
+
+        if isinstance(exc, Patient.DoesNotExist):
+            raise Http404("参保人不存在") from None
+        raise
+
+
+def may_record(user: Any) -> bool:
+    """Clerks, reviewers and bureau administrators record case data for their bureau."""
+    return bool(user.is_authenticated and user.bureau_id and user.has_perm("cases.add_patient"))
+
+
+def may_review(user: Any) -> bool:
+    return bool(
+        user.is_authenticated and user.bureau_id and user.has_perm("cases.review_qualification")
+    )

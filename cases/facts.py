@@ -1,0 +1,171 @@
+"""Plain facts for the rules module, read from the database in a few queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.db.models import Prefetch
+
+from cases import rules
+from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
+from institutions.models import Disease, Institution, NetworkedSettlement, Region
+
+
+def institution_facts(institution: Institution) -> rules.InstitutionFacts:
+    """Needs the institution's location (select_related) and, for settlement, its
+    networked settlements prefetched as ``networked_settlements``."""
+    settlements = list(institution.networked_settlements.all())
+    return rules.InstitutionFacts(
+        code=institution.code,
+        county=institution.location_id,
+        prefecture=institution.location.prefecture_id or institution.location_id,
+        level=institution.level,
+        designated=institution.designated,
+        designated_from=institution.designated_from,
+        designated_until=institution.designated_until,
+        transfer_issuer=institution.transfer_issuer,
+        networked_in_region=frozenset(s.disease.code for s in settlements if s.in_region),
+        networked_cross_province=frozenset(s.disease.code for s in settlements if s.cross_province),
+    )
+
+
+def require_institution(pk: int) -> Institution:
+    """An institution with what the rules need: location and networked lists."""
+    return (
+        Institution.objects.select_related("location")
+        .prefetch_related(_networked_prefetch())
+        .get(pk=pk)
+    )
+
+
+def _networked_prefetch() -> Prefetch:
+    return Prefetch(
+        "networked_settlements",
+        queryset=NetworkedSettlement.objects.select_related("disease"),
+    )
+
+
+def disease_facts(disease: Disease) -> rules.DiseaseFacts:
+    return rules.DiseaseFacts(
+        code=disease.code,
+        name=disease.name,
+        active=disease.active,
+        cross_province=disease.cross_province,
+        validity=disease.validity,
+        validity_months=disease.validity_months,
+        for_employee=disease.for_employee,
+        for_resident=disease.for_resident,
+        exclusive_with=frozenset(d.code for d in disease.exclusive_with.all()),
+    )
+
+
+def region_facts(region: Region | None) -> rules.RegionFacts | None:
+    if region is None:
+        return None
+    return rules.RegionFacts(region.code, region.level, region.active)
+
+
+def patient_prefecture(patient: Patient) -> str:
+    return patient.region.prefecture_id or patient.region_id
+
+
+def qualification_facts(qualifications: Iterable[Qualification]) -> list[rules.QualificationFacts]:
+    return [
+        rules.QualificationFacts(
+            id=q.pk,
+            disease=q.disease.code,
+            status=q.status,
+            applied_on=q.applied_on,
+            valid_from=q.valid_from,
+            valid_until=q.valid_until,
+        )
+        for q in qualifications
+    ]
+
+
+def patient_qualifications(patient: Patient) -> list[rules.QualificationFacts]:
+    return qualification_facts(
+        Qualification.objects.filter(patient=patient).select_related("disease")
+    )
+
+
+def selection_facts(selections: Iterable[Selection]) -> list[rules.SelectionFacts]:
+    return [
+        rules.SelectionFacts(
+            id=s.pk,
+            institution=s.institution.code,
+            slot=s.slot,
+            period=rules.Period(s.start, s.end),
+        )
+        for s in selections
+    ]
+
+
+def patient_selections(patient: Patient) -> list[rules.SelectionFacts]:
+    return selection_facts(Selection.objects.filter(patient=patient).select_related("institution"))
+
+
+def filing_fact(filing: Filing) -> rules.FilingFacts:
+    return rules.FilingFacts(
+        id=filing.pk,
+        kind="filing",
+        type=filing.type,
+        destination=filing.destination_id,
+        period=rules.Period(filing.start, filing.end),
+        status=filing.status,
+    )
+
+
+def letter_fact(letter: TransferLetter) -> rules.FilingFacts:
+    """TL-5: a cross-province letter counts as a temporary filing to the receiving
+    institution's prefecture."""
+    location = letter.receiver.location
+    return rules.FilingFacts(
+        id=letter.pk,
+        kind="letter",
+        type="temporary",
+        destination=location.prefecture_id or location.code,
+        period=rules.Period(letter.issued_on, letter.end),
+        status="active",
+    )
+
+
+def patient_bases(patient: Patient, *, include_letters: bool = True) -> list[rules.FilingFacts]:
+    """Every filing, and every cross-province transfer letter, of the patient."""
+    bases = [filing_fact(f) for f in Filing.objects.filter(patient=patient)]
+    if include_letters:
+        letters = TransferLetter.objects.filter(patient=patient).select_related(
+            "receiver__location"
+        )
+        bases += [
+            letter_fact(letter)
+            for letter in letters
+            if not letter.receiver.location_id.startswith(rules.GUANGXI[:2])
+        ]
+    return bases
+
+
+_today_override: ContextVar[dt.date | None] = ContextVar("today_override", default=None)
+
+
+def today() -> dt.date:
+    """Today in Asia/Shanghai (the project's time zone), unless a caller such as the
+    scenario runner or the reminder command runs "as of" another date."""
+    override = _today_override.get()
+    if override is not None:
+        return override
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+@contextmanager
+def as_of(day: dt.date) -> Iterator[None]:
+    token = _today_override.set(day)
+    try:
+        yield
+    finally:
+        _today_override.reset(token)

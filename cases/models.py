@@ -1,0 +1,627 @@
+"""Case records. The database enforces the invariants that must hold on every write path
+(portal, admin, import, shell): certificate checks, the three selection slots, no
+overlapping periods, four-eyes review. Writes go through cases.services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import F, Func, Q, Value
+from simple_history.models import HistoricalRecords
+
+from cases import rules
+
+
+class DateRange(Func):
+    """daterange(start, end, '[)'): a NULL end is open-ended."""
+
+    function = "daterange"
+    output_field = DateRangeField()
+
+
+def half_open(start: str, end: str) -> DateRange:
+    return DateRange(F(start), F(end), Value("[)"))
+
+
+class ResidentIdValid(Func):
+    """The SQL function resident_id_valid(text) from migration 0001 (ID-1 checksum)."""
+
+    function = "resident_id_valid"
+    output_field = models.BooleanField()
+
+
+class PatientQuerySet(models.QuerySet["Patient"]):
+    def visible_to(self, user: Any) -> PatientQuerySet:
+        from cases.access import patients_visible_to
+
+        return patients_visible_to(user, self)  # type: ignore[return-value]
+
+
+class Patient(models.Model):
+    class CertType(models.TextChoices):
+        RESIDENT_ID = rules.CertType.RESIDENT_ID, "居民身份证"
+        PASSPORT = rules.CertType.PASSPORT, "护照"
+        HK_MACAU_PERMIT = rules.CertType.HK_MACAU_PERMIT, "港澳居民居住证/通行证"
+        TAIWAN_PERMIT = rules.CertType.TAIWAN_PERMIT, "台湾居民居住证/通行证"
+        FOREIGN_PERMANENT_RESIDENT = (
+            rules.CertType.FOREIGN_PERMANENT_RESIDENT,
+            "外国人永久居留身份证",
+        )
+
+    class Insurance(models.TextChoices):
+        EMPLOYEE = "310", "职工基本医疗保险"
+        RESIDENT = "390", "城乡居民基本医疗保险"
+
+    class Sex(models.TextChoices):
+        MALE = "M", "男"
+        FEMALE = "F", "女"
+        UNKNOWN = "U", "未知"
+
+    cert_type = models.CharField(
+        "证件类型", max_length=30, choices=CertType.choices, default=CertType.RESIDENT_ID
+    )
+    cert_number = models.CharField("证件号码", max_length=30)
+    name = models.CharField("姓名", max_length=50)
+    name_pinyin = models.CharField("姓名全拼", max_length=400, blank=True, editable=False)
+    name_initials = models.CharField("姓名首字母", max_length=200, blank=True, editable=False)
+    birth_date = models.DateField("出生日期", null=True, blank=True)
+    sex = models.CharField("性别", max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    phone = models.CharField("联系电话", max_length=20, blank=True)
+    address = models.CharField("联系地址", max_length=200, blank=True)
+    insurance_type = models.CharField("险种", max_length=3, choices=Insurance.choices)
+    region = models.ForeignKey(
+        "institutions.Region",
+        verbose_name="参保地（县区）",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    bureau = models.ForeignKey(
+        "portal.Bureau", verbose_name="经办机构", on_delete=models.PROTECT, related_name="patients"
+    )
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "参保人"
+        verbose_name_plural = "参保人"
+        ordering = ["-created_at"]
+        permissions = [
+            ("view_all_patients", "查看所有经办机构的参保人"),
+            ("unmask_patient", "查看完整证件号码和电话"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cert_type", "cert_number"],
+                name="patient_unique_certificate",
+                violation_error_message="ID-1：该证件号码的参保人已登记。",
+            ),
+            models.CheckConstraint(
+                condition=~Q(cert_type="resident_id") | Q(ResidentIdValid("cert_number")),
+                name="patient_resident_id_valid",
+                violation_error_message="ID-1：居民身份证号不正确。",
+            ),
+            models.CheckConstraint(
+                condition=Q(insurance_type__in=["310", "390"]), name="patient_insurance_type"
+            ),
+        ]
+        indexes = [
+            GinIndex(fields=["name"], name="patient_name_trgm", opclasses=["gin_trgm_ops"]),
+            GinIndex(
+                fields=["name_initials"], name="patient_initials_trgm", opclasses=["gin_trgm_ops"]
+            ),
+            models.Index(fields=["bureau", "-created_at"], name="patient_bureau_recent"),
+            models.Index(fields=["phone"], name="patient_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.masked_cert_number}）"
+
+    @property
+    def masked_cert_number(self) -> str:
+        number = self.cert_number
+        if len(number) <= 8:
+            return number[:2] + "*" * max(len(number) - 2, 0)
+        return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+    @property
+    def masked_phone(self) -> str:
+        return self.phone[:3] + "****" + self.phone[-4:] if len(self.phone) >= 11 else self.phone
+
+
+class Channel(models.TextChoices):
+    APP = "app", "国家医保服务平台App"
+    MINI_PROGRAM = "mini_program", "微信小程序"
+    WINDOW = "window", "经办窗口"
+    PHONE = "phone", "电话（12393）"
+
+
+class AgentFields(models.Model):
+    """An agent (代办人) acting for the patient (FL-9)."""
+
+    channel = models.CharField(
+        "办理渠道", max_length=20, choices=Channel.choices, default=Channel.WINDOW
+    )
+    agent_name = models.CharField("代办人姓名", max_length=50, blank=True)
+    agent_cert_number = models.CharField("代办人证件号码", max_length=30, blank=True)
+    agent_phone = models.CharField("代办人电话", max_length=20, blank=True)
+    agent_relation = models.CharField("与参保人关系", max_length=20, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def agent(self) -> rules.Agent:
+        return rules.Agent(
+            self.agent_name, self.agent_cert_number, self.agent_phone, self.agent_relation
+        )
+
+
+class Qualification(AgentFields):
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "待复核"
+        APPROVED = "approved", "已认定"
+        REJECTED = "rejected", "未通过"
+        CANCELLED = "cancelled", "已取消"
+        EXPIRED = "expired", "已到期"
+
+    patient = models.ForeignKey(
+        Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="qualifications"
+    )
+    disease = models.ForeignKey(
+        "institutions.Disease", verbose_name="病种", on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        "状态", max_length=20, choices=Status.choices, default=Status.SUBMITTED
+    )
+    applied_on = models.DateField("申请日期")
+    diagnosis_institution = models.ForeignKey(
+        "institutions.Institution",
+        verbose_name="诊断医疗机构",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    diagnosis_date = models.DateField("诊断日期")
+    diagnosis_doctor = models.CharField("诊断医师", max_length=50)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="录入人", on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="复核人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_on = models.DateField("审核日期", null=True, blank=True)
+    decision_note = models.CharField("审核意见", max_length=200, blank=True)
+    valid_from = models.DateField("资格起始日", null=True, blank=True)
+    valid_until = models.DateField(
+        "资格终止日", null=True, blank=True, help_text="不再有效的第一天；空为长期有效。"
+    )
+    renewal_of = models.ForeignKey(
+        "self",
+        verbose_name="续期自",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="renewals",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "门特资格认定"
+        verbose_name_plural = "门特资格认定"
+        ordering = ["-applied_on", "-id"]
+        permissions = [("review_qualification", "复核门特资格认定")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "disease"],
+                condition=Q(status="submitted"),
+                name="qualification_one_submitted",
+                violation_error_message="QL-2：该病种已有一份待复核的申请。",
+            ),
+            ExclusionConstraint(
+                name="qualification_no_overlap",
+                expressions=[
+                    (F("patient"), RangeOperators.EQUAL),
+                    (F("disease"), RangeOperators.EQUAL),
+                    (half_open("valid_from", "valid_until"), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(status="approved"),
+                violation_error_message="QL-2：同一病种不能同时有两个有效的认定资格。",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewed_by__isnull=True) | ~Q(reviewed_by=F("recorded_by")),
+                name="qualification_four_eyes",
+                violation_error_message="QL-1：复核人不能是录入人。",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(valid_from__isnull=False),
+                name="qualification_approved_has_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True)
+                | Q(valid_from__isnull=True)
+                | Q(valid_until__gte=F("valid_from")),
+                name="qualification_period_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(diagnosis_date__lte=F("applied_on")),
+                name="qualification_diagnosis_before_application",
+                violation_error_message="QL-5：诊断日期不能晚于申请日期。",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "valid_until"], name="qualification_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.disease_id} {self.get_status_display()}"
+
+    @property
+    def last_valid_day(self) -> dt.date | None:
+        """有效期至: the last covered day (the end date is exclusive)."""
+        return self.valid_until - dt.timedelta(days=1) if self.valid_until else None
+
+
+class Filing(AgentFields):
+    class Type(models.TextChoices):
+        LONG_TERM = "long_term", "长期备案"
+        TEMPORARY = "temporary", "临时备案"
+
+    class Subtype(models.TextChoices):
+        RETIRED_RESETTLED = "retired_resettled", "异地安置退休"
+        LONG_TERM_RESIDENT = "long_term_resident", "异地长期居住"
+        POSTED_WORKER = "posted_worker", "常驻异地工作"
+        TRANSFER = "transfer", "异地转诊"
+        EMERGENCY = "emergency", "急诊抢救"
+        OTHER = "other", "其他临时外出就医"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "有效"
+        CANCELLED = "cancelled", "已取消"
+        EXPIRED = "expired", "已到期"
+        CHANGED = "changed", "已变更"
+
+    patient = models.ForeignKey(
+        Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="filings"
+    )
+    type = models.CharField("备案类型", max_length=20, choices=Type.choices)
+    subtype = models.CharField("人员类别", max_length=30, choices=Subtype.choices)
+    destination = models.ForeignKey(
+        "institutions.Region",
+        verbose_name="就医地",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    start = models.DateField("开始日期")
+    end = models.DateField("结束日期", null=True, blank=True, help_text="不再有效的第一天。")
+    filed_on = models.DateField("办理日期")
+    retroactive = models.BooleanField("补办", default=False)
+    treatment_start = models.DateField("就医开始日期", null=True, blank=True)
+    materials = ArrayField(
+        models.CharField(max_length=30, choices=list(rules.MATERIALS.items())),
+        verbose_name="备案材料",
+        default=list,
+        blank=True,
+    )
+    transfer_letter = models.ForeignKey(
+        "TransferLetter",
+        verbose_name="转诊证明",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="filings",
+    )
+    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    cancelled_on = models.DateField("取消日期", null=True, blank=True)
+    cancel_reason = models.CharField("取消/变更原因", max_length=200, blank=True)
+    replaced_by = models.ForeignKey(
+        "self",
+        verbose_name="变更为",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="经办人", on_delete=models.PROTECT, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "跨省异地就医备案"
+        verbose_name_plural = "跨省异地就医备案"
+        ordering = ["-start", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                # A long-term filing gets an end only when it is cancelled or changed.
+                condition=(
+                    Q(type="long_term")
+                    & (Q(end__isnull=True) | Q(status__in=["cancelled", "changed"]))
+                )
+                | (Q(type="temporary") & Q(end__isnull=False)),
+                name="filing_end_by_type",
+                violation_error_message="FL-3/FL-4：临时备案须有结束日期，长期备案不设结束日期。",
+            ),
+            models.CheckConstraint(
+                condition=Q(end__isnull=True) | Q(end__gte=F("start")),
+                name="filing_period_order",
+            ),
+            models.CheckConstraint(
+                condition=~Q(subtype="transfer") | Q(transfer_letter__isnull=False),
+                name="filing_transfer_has_letter",
+                violation_error_message="FL-6：异地转诊备案须关联转诊证明。",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        type="long_term",
+                        subtype__in=["retired_resettled", "long_term_resident", "posted_worker"],
+                    )
+                    | Q(type="temporary", subtype__in=["transfer", "emergency", "other"])
+                ),
+                name="filing_subtype_by_type",
+                violation_error_message="FL-2：人员类别与备案类型不符。",
+            ),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(type="long_term", status="active"),
+                name="filing_one_active_long_term",
+                violation_error_message="FL-8：参保人已有一份有效的长期备案。",
+            ),
+            ExclusionConstraint(
+                name="filing_temporary_no_overlap",
+                expressions=[
+                    (F("patient"), RangeOperators.EQUAL),
+                    (F("destination"), RangeOperators.EQUAL),
+                    (half_open("start", "end"), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(type="temporary") & ~Q(status="changed"),
+                violation_error_message="FL-8：同一目的地的临时备案期间不能重叠。",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "type", "end"], name="filing_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} → {self.destination_id}（{self.get_status_display()}）"
+
+
+class TransferLetter(models.Model):
+    class Reason(models.TextChoices):
+        TECHNICAL = "technical", "本地技术条件所限"
+        EQUIPMENT = "equipment", "本地设备条件所限"
+        OTHER = "other", "其他"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "有效"
+        EXPIRED = "expired", "已到期"
+
+    serial = models.CharField("证明编号", max_length=30, unique=True)
+    patient = models.ForeignKey(
+        Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="transfer_letters"
+    )
+    disease = models.ForeignKey(
+        "institutions.Disease", verbose_name="病种", on_delete=models.PROTECT, related_name="+"
+    )
+    issuer = models.ForeignKey(
+        "institutions.Institution",
+        verbose_name="开具机构",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    receiver = models.ForeignKey(
+        "institutions.Institution",
+        verbose_name="转入机构",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reason = models.CharField("转诊原因", max_length=20, choices=Reason.choices)
+    reason_text = models.CharField("具体原因", max_length=200, blank=True)
+    issued_on = models.DateField("开具日期")
+    end = models.DateField("有效期终止日", help_text="不再有效的第一天（开具日起6个月）。")
+    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="经办人", on_delete=models.PROTECT, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "转诊证明"
+        verbose_name_plural = "转诊证明"
+        ordering = ["-issued_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason="other") | ~Q(reason_text=""),
+                name="letter_other_reason_text",
+                violation_error_message="TL-2：转诊原因为“其他”时须填写具体原因。",
+            ),
+            models.CheckConstraint(condition=Q(end__gt=F("issued_on")), name="letter_period_order"),
+            models.CheckConstraint(
+                condition=~Q(issuer=F("receiver")), name="letter_issuer_is_not_receiver"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "end"], name="letter_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.serial
+
+
+class Selection(models.Model):
+    class Scope(models.TextChoices):
+        IN_CITY = rules.Scope.IN_CITY, "市内"
+        IN_REGION = rules.Scope.IN_REGION, "区内异地"
+        CROSS_PROVINCE = rules.Scope.CROSS_PROVINCE, "跨省"
+
+    patient = models.ForeignKey(
+        Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="selections"
+    )
+    institution = models.ForeignKey(
+        "institutions.Institution",
+        verbose_name="选点机构",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    slot = models.PositiveSmallIntegerField("选点位")
+    start = models.DateField("开始日期")
+    end = models.DateField("终止日期", null=True, blank=True, help_text="不再有效的第一天。")
+    end_reason = models.CharField("终止原因", max_length=200, blank=True)
+    scope = models.CharField("范围", max_length=20, choices=Scope.choices, editable=False)
+    basis_filing = models.ForeignKey(
+        Filing,
+        verbose_name="依据备案",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    basis_letter = models.ForeignKey(
+        TransferLetter,
+        verbose_name="依据转诊证明",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="经办人", on_delete=models.PROTECT, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "门特选点"
+        verbose_name_plural = "门特选点"
+        ordering = ["slot", "-start"]
+        constraints = [
+            # SL-1: three slots; a slot holds one selection at a time.
+            models.CheckConstraint(
+                condition=Q(slot__gte=1, slot__lte=3),
+                name="selection_slot_range",
+                violation_error_message="SL-1：选点机构最多3家。",
+            ),
+            ExclusionConstraint(
+                name="selection_slot_free",
+                expressions=[
+                    (F("patient"), RangeOperators.EQUAL),
+                    (F("slot"), RangeOperators.EQUAL),
+                    (half_open("start", "end"), RangeOperators.OVERLAPS),
+                ],
+                violation_error_message="SL-1：选点机构已达上限。",
+            ),
+            # SL-6: the same institution is never selected twice at once.
+            ExclusionConstraint(
+                name="selection_institution_once",
+                expressions=[
+                    (F("patient"), RangeOperators.EQUAL),
+                    (F("institution"), RangeOperators.EQUAL),
+                    (half_open("start", "end"), RangeOperators.OVERLAPS),
+                ],
+                violation_error_message="SL-6：该机构已是参保人的选点机构。",
+            ),
+            models.CheckConstraint(
+                condition=Q(end__isnull=True) | Q(end__gte=F("start")),
+                name="selection_end_not_before_start",
+                violation_error_message="SL-6：终止日期不能早于开始日期。",
+            ),
+            models.CheckConstraint(
+                condition=~Q(scope="cross_province")
+                | Q(basis_filing__isnull=False)
+                | Q(basis_letter__isnull=False),
+                name="selection_cross_province_basis",
+                violation_error_message="SL-4：跨省选点须有备案或转诊证明为依据。",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id}#{self.slot} {self.institution_id}"
+
+
+class Reminder(models.Model):
+    """One reminder stage of one record (RM-1..5); unique per (record, stage)."""
+
+    class Stage(models.TextChoices):
+        DAYS_60 = "60", "到期前60天"
+        DAYS_30 = "30", "到期前30天"
+        DAYS_7 = "7", "到期前7天"
+        EXPIRED = rules.EXPIRED, "已到期"
+        LOCK_LIFTED = rules.LOCK_LIFTED, "长期备案锁定期满"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待发送"
+        SUPERSEDED = "superseded", "已被后续提醒取代"
+        SENT = "sent", "已发送"
+        FAILED = "failed", "发送失败"
+
+    filing = models.ForeignKey(
+        Filing, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+    )
+    transfer_letter = models.ForeignKey(
+        TransferLetter, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+    )
+    qualification = models.ForeignKey(
+        Qualification, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+    )
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
+    bureau = models.ForeignKey("portal.Bureau", on_delete=models.PROTECT, related_name="reminders")
+    stage = models.CharField("提醒阶段", max_length=20, choices=Stage.choices)
+    due_on = models.DateField("应发日期")
+    record_end = models.DateField("记录终止日")
+    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField("生成时间", auto_now_add=True)
+    claimed_at = models.DateTimeField("开始发送", null=True, blank=True)
+    sent_at = models.DateTimeField("发送时间", null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField("尝试次数", default=0)
+    last_error = models.CharField("最近错误", max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = "到期提醒"
+        verbose_name_plural = "到期提醒"
+        ordering = ["-due_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        filing__isnull=False,
+                        transfer_letter__isnull=True,
+                        qualification__isnull=True,
+                    )
+                    | Q(
+                        filing__isnull=True,
+                        transfer_letter__isnull=False,
+                        qualification__isnull=True,
+                    )
+                    | Q(
+                        filing__isnull=True,
+                        transfer_letter__isnull=True,
+                        qualification__isnull=False,
+                    )
+                ),
+                name="reminder_one_record",
+            ),
+            models.UniqueConstraint(
+                fields=["filing", "stage"], name="reminder_once_per_filing_stage"
+            ),
+            models.UniqueConstraint(
+                fields=["transfer_letter", "stage"], name="reminder_once_per_letter_stage"
+            ),
+            models.UniqueConstraint(
+                fields=["qualification", "stage"], name="reminder_once_per_qualification_stage"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "due_on"], name="reminder_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()}（{self.due_on}）"

@@ -1,0 +1,299 @@
+"""The daily reminder job (RM-1..5): find due stages, record them once, expire records.
+
+Runs in bulk: each kind of record is read in chunks of ids (constant memory), the due
+stages are computed by the pure rules, reminder rows are inserted with
+``ignore_conflicts`` against the unique (record, stage) constraints, so two runs at once,
+or a run repeated, create each reminder once. Only rows this run inserted are handed to
+delivery, after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, models, transaction
+
+from cases import rules
+from cases.models import Filing, Qualification, Reminder, TransferLetter
+from institutions.parameters import parameters_on
+
+CHUNK = 2000
+INSERT_BATCH = 1000  # rows per INSERT, well under PostgreSQL's 65,535 parameters
+
+
+@dataclass
+class RunReport:
+    day: dt.date
+    created: list[Reminder] = field(default_factory=list)
+    expired: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def to_send(self) -> list[Reminder]:
+        return [r for r in self.created if r.status == Reminder.Status.PENDING]
+
+    @property
+    def superseded(self) -> int:
+        return sum(1 for r in self.created if r.status == Reminder.Status.SUPERSEDED)
+
+    def summary(self) -> str:
+        expired = sum(len(ids) for ids in self.expired.values())
+        return (
+            f"{self.day}：新提醒 {len(self.to_send)}，被取代 {self.superseded}，到期标记 {expired}"
+        )
+
+
+@dataclass(frozen=True)
+class Source:
+    """One kind of record the job looks at."""
+
+    key: str  # the Reminder foreign key: filing | transfer_letter | qualification
+    model: type[models.Model]
+    end_field: str
+    expired_status: str
+    queryset: Callable[[dt.date, int], models.QuerySet[Any]]
+    stages: Callable[[rules.DueStages], Any] | None = None
+
+
+def _chunks(queryset: models.QuerySet[Any]) -> Iterator[list[Any]]:
+    """Keyset pagination by id: memory stays constant whatever the number of rows."""
+    last = 0
+    while True:
+        batch = list(queryset.filter(pk__gt=last).order_by("pk")[:CHUNK])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].pk
+
+
+def _temporary_filings(day: dt.date, horizon: int) -> models.QuerySet[Filing]:
+    # FL-6: a transfer filing is reminded through its letter only.
+    return (
+        Filing.objects.filter(
+            status=Filing.Status.ACTIVE,
+            type=Filing.Type.TEMPORARY,
+            end__lte=day + dt.timedelta(days=horizon),
+        )
+        .exclude(subtype=Filing.Subtype.TRANSFER)
+        .select_related("patient")
+    )
+
+
+def _letters(day: dt.date, horizon: int) -> models.QuerySet[TransferLetter]:
+    return TransferLetter.objects.filter(
+        status=TransferLetter.Status.ACTIVE, end__lte=day + dt.timedelta(days=horizon)
+    ).select_related("patient")
+
+
+def _qualifications(day: dt.date, horizon: int) -> models.QuerySet[Qualification]:
+    return Qualification.objects.filter(
+        status=Qualification.Status.APPROVED,
+        valid_until__isnull=False,
+        valid_until__lte=day + dt.timedelta(days=horizon),
+    ).select_related("patient")
+
+
+def _done_stages(key: str, ids: list[int]) -> dict[int, set[str]]:
+    done: dict[int, set[str]] = defaultdict(set)
+    for record_id, stage in Reminder.objects.filter(**{f"{key}_id__in": ids}).values_list(
+        f"{key}_id", "stage"
+    ):
+        done[record_id].add(stage)
+    return done
+
+
+def _renewed(ids: list[int]) -> set[int]:
+    """RM-3: qualifications with a renewal approved in time get no more reminders."""
+    return set(
+        Qualification.objects.filter(
+            renewal_of_id__in=ids, status=Qualification.Status.APPROVED
+        ).values_list("renewal_of_id", flat=True)
+    )
+
+
+def _stage_records(
+    report: RunReport,
+    *,
+    key: str,
+    model: Any,
+    records: list[Any],
+    end_of: Callable[[Any], dt.date],
+    stages_days: list[int],
+    expired_status: str,
+    silent: set[int] = frozenset(),  # type: ignore[assignment]
+) -> None:
+    day = report.day
+    done = _done_stages(key, [r.pk for r in records])
+    rows: list[Reminder] = []
+    expire_ids: list[int] = []
+    for record in records:
+        end = end_of(record)
+        due = rules.due_stages(end=end, stages_days=stages_days, today=day, done=done[record.pk])
+        if day >= end:
+            expire_ids.append(record.pk)
+        if due.send is None or record.pk in silent:
+            continue
+        common = {
+            key: record,
+            "patient_id": record.patient_id,
+            "bureau_id": record.patient.bureau_id,
+            "record_end": end,
+        }
+        for stage in due.superseded:
+            rows.append(
+                Reminder(
+                    stage=stage,
+                    due_on=rules.stage_day(end, stage),
+                    status=Reminder.Status.SUPERSEDED,
+                    **common,
+                )
+            )
+        rows.append(
+            Reminder(
+                stage=due.send,
+                due_on=rules.stage_day(end, due.send),
+                status=Reminder.Status.PENDING,
+                **common,
+            )
+        )
+    report.created += _insert(rows)
+    if expire_ids:
+        expired_now = list(
+            model.objects.filter(pk__in=expire_ids)
+            .exclude(status=expired_status)
+            .values_list("pk", flat=True)
+        )
+        model.objects.filter(pk__in=expired_now).update(status=expired_status)
+        report.expired[key] += expired_now
+
+
+INSERT_COLUMNS = [
+    "filing_id",
+    "transfer_letter_id",
+    "qualification_id",
+    "patient_id",
+    "bureau_id",
+    "stage",
+    "due_on",
+    "record_end",
+    "status",
+    "attempts",
+    "last_error",
+]
+
+
+def _insert(rows: list[Reminder]) -> list[Reminder]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: the reminders this run created.
+
+    The unique (record, stage) constraints decide between concurrent runs; a row another
+    run already holds is skipped, so it is neither created twice nor reported twice.
+    """
+    if len(rows) > INSERT_BATCH:
+        return _insert(rows[:INSERT_BATCH]) + _insert(rows[INSERT_BATCH:])
+    if not rows:
+        return []
+    table = Reminder._meta.db_table
+    placeholders = ", ".join(
+        "(" + ", ".join(["%s"] * len(INSERT_COLUMNS)) + ", now())" for _ in rows
+    )
+    params: list[Any] = []
+    for row in rows:
+        params += [
+            row.filing_id,
+            row.transfer_letter_id,
+            row.qualification_id,
+            row.patient_id,
+            row.bureau_id,
+            row.stage,
+            row.due_on,
+            row.record_end,
+            row.status,
+            0,
+            "",
+        ]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(INSERT_COLUMNS)}, created_at) "  # noqa: S608 - fixed names
+        f"VALUES {placeholders} ON CONFLICT DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    return list(Reminder.objects.filter(pk__in=ids).order_by("pk"))
+
+
+@transaction.atomic
+def run_reminders(day: dt.date) -> RunReport:
+    """Everything due on ``day`` (Asia/Shanghai); safe to run again or concurrently."""
+    report = RunReport(day)
+    params = parameters_on(day)
+    record_stages = params.reminder_stages_days
+    qual_stages = params.reassessment_stages_days
+
+    for batch in _chunks(_temporary_filings(day, max(record_stages))):
+        _stage_records(
+            report,
+            key="filing",
+            model=Filing,
+            records=batch,
+            end_of=lambda f: f.end,
+            stages_days=record_stages,
+            expired_status=Filing.Status.EXPIRED,
+        )
+    for batch in _chunks(_letters(day, max(record_stages))):
+        _stage_records(
+            report,
+            key="transfer_letter",
+            model=TransferLetter,
+            records=batch,
+            end_of=lambda t: t.end,
+            stages_days=record_stages,
+            expired_status=TransferLetter.Status.EXPIRED,
+        )
+    for batch in _chunks(_qualifications(day, max(qual_stages))):
+        _stage_records(
+            report,
+            key="qualification",
+            model=Qualification,
+            records=batch,
+            end_of=lambda q: q.valid_until,
+            stages_days=qual_stages,
+            expired_status=Qualification.Status.EXPIRED,
+            silent=_renewed([q.pk for q in batch]),
+        )
+    _lock_lifted(report, params)
+    return report
+
+
+def _lock_lifted(report: RunReport, params: Any) -> None:
+    """RM-2: one notice the day a long-term filing's lock lifts (late if missed)."""
+    day = report.day
+    latest_start = rules.add_months(day, -params.long_term_lock_months)
+    # add_months clips; a start on or before this day has had its lock lifted by ``day``.
+    candidates = (
+        Filing.objects.filter(
+            status=Filing.Status.ACTIVE, type=Filing.Type.LONG_TERM, start__lte=latest_start
+        )
+        .exclude(reminders__stage=rules.LOCK_LIFTED)
+        .select_related("patient")
+    )
+    for batch in _chunks(candidates):
+        rows = []
+        for filing in batch:
+            lifts = rules.lock_lift_day(filing.start, params)
+            if lifts > day:
+                continue
+            rows.append(
+                Reminder(
+                    filing=filing,
+                    patient_id=filing.patient_id,
+                    bureau_id=filing.patient.bureau_id,
+                    stage=rules.LOCK_LIFTED,
+                    due_on=lifts,
+                    record_end=lifts,
+                    status=Reminder.Status.PENDING,
+                )
+            )
+        report.created += _insert(rows)

@@ -1,0 +1,598 @@
+"""The policy-scenario runner (../shared/SCENARIOS.md).
+
+A scenario is a YAML story: facts, created through the portal's own services, then
+actions with the outcome POLICY.md demands. Each scenario runs in its own transaction,
+rolled back at the end, so it leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.db import transaction
+
+from cases import facts, rules
+from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
+from cases.reminders import run_reminders
+from cases.services import PolicyRefusal
+from cases.services.filings import filing_cancel, filing_create
+from cases.services.letters import letter_issue
+from cases.services.patients import patient_register
+from cases.services.qualifications import (
+    qualification_apply,
+    qualification_approve,
+    qualification_reject,
+)
+from cases.services.selections import selection_add, selection_end
+from cases.settlement import settlement_check
+from institutions.models import Disease, Institution, NetworkedSettlement, Region
+from portal.models import Bureau, Role, User
+
+INSURANCE = {"employee": "310", "resident": "390"}
+
+
+class ScenarioError(Exception):
+    """A file or fact that cannot be loaded: the scenario is an ERROR."""
+
+
+@dataclass
+class Result:
+    name: str
+    status: str  # PASS | FAIL | ERROR
+    detail: str = ""
+
+    def line(self) -> str:
+        return f"{self.status} {self.name}" + (f": {self.detail}" if self.detail else "")
+
+
+@dataclass
+class StepFailure(Exception):
+    step: int
+    expected: str
+    happened: str
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(path.rglob("*.yaml"))
+        else:
+            files.append(path)
+    return files
+
+
+def load_file(path: Path) -> tuple[list[dict[str, Any]], Result | None]:
+    """The scenarios of one file, or an ERROR result for the file itself."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return [], Result(str(path), "ERROR", f"cannot read: {exc}")
+    if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
+        return [], Result(str(path), "ERROR", "no 'scenarios' list in file")
+    scenarios = [s for s in data["scenarios"] if isinstance(s, dict)]
+    if len(scenarios) != len(data["scenarios"]):
+        return [], Result(str(path), "ERROR", "every scenario must be a mapping")
+    return scenarios, None
+
+
+def iter_scenarios(
+    paths: Iterable[str | Path],
+) -> Iterator[tuple[Path, dict[str, Any] | None, Result | None]]:
+    for path in scenario_files(paths):
+        scenarios, error = load_file(path)
+        if error:
+            yield path, None, error
+        for scenario in scenarios:
+            yield path, scenario, None
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+def as_date(value: Any, what: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ScenarioError(f"{what}: not a date: {value!r}") from None
+
+
+def as_code(value: Any) -> str:
+    """Codes are strings; a division code may be written as a bare number."""
+    return str(value).strip()
+
+
+# --- the runner ---------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    scenario: dict[str, Any]
+    today: dt.date
+    refs: dict[str, Any] = field(default_factory=dict)
+
+    # staff and places the runner provides
+
+    def bureau_for(self, county_code: str) -> Bureau:
+        county = Region.objects.filter(code=county_code).first()
+        if county is None:
+            raise ScenarioError(f"region {county_code} is not loaded (load_reference_data)")
+        bureau, _ = Bureau.objects.get_or_create(
+            county=county, defaults={"name": f"{county.full_name}医疗保障局（情景）"}
+        )
+        return bureau
+
+    def staff(self, bureau: Bureau, role: str) -> User:
+        username = f"scenario_{role}_{bureau.county_id}"
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create(username=username, role=role, bureau=bureau)
+            from portal.services import user_sync_role
+
+            user_sync_role(user=user)
+        return user
+
+    def clerk(self, patient: Patient) -> User:
+        return self.staff(patient.bureau, Role.CLERK)
+
+    def reviewer(self, patient: Patient) -> User:
+        return self.staff(patient.bureau, Role.REVIEWER)
+
+    def diagnosing_institution(self, patient: Patient) -> Institution:
+        """Complete evidence by default: a designated hospital in the patient's county."""
+        code = f"H{patient.region_id}99999"
+        institution, _ = Institution.objects.get_or_create(
+            code=code,
+            defaults={"name": "情景默认诊断医院", "location_id": patient.region_id, "level": 2},
+        )
+        return institution
+
+    # refs
+
+    def ref(self, name: Any, kind: type | None = None) -> Any:
+        if name not in self.refs:
+            raise ScenarioError(f"unknown ref {name!r}")
+        value = self.refs[name]
+        if kind is not None and not isinstance(value, kind):
+            raise ScenarioError(f"ref {name!r} is not a {kind.__name__}")
+        return value
+
+    def remember(self, ref: Any, value: Any) -> None:
+        if ref is None:
+            return
+        if ref in self.refs:
+            raise ScenarioError(f"ref {ref!r} is used twice")
+        self.refs[ref] = value
+
+    def patient(self, ref: Any) -> Patient:
+        return self.ref(ref, Patient)
+
+    def institution(self, code: Any) -> Institution:
+        institution = Institution.objects.filter(code=as_code(code)).first()
+        if institution is None:
+            raise ScenarioError(f"institution {code} is not given")
+        return institution
+
+    def disease(self, code: Any) -> Disease:
+        disease = Disease.objects.filter(code=as_code(code)).first()
+        if disease is None:
+            raise ScenarioError(f"disease {code} is not in the catalogue")
+        return disease
+
+    def region(self, code: Any) -> Region | None:
+        return Region.objects.filter(code=as_code(code)).first()
+
+
+# --- facts --------------------------------------------------------------------------------
+
+
+def given_diseases(run: Run, items: list[dict[str, Any]]) -> None:
+    for item in items:
+        validity = str(item.get("validity", "open"))
+        months = None
+        if validity.startswith("months:"):
+            validity, months = "months", int(validity.split(":", 1)[1])
+        disease, _ = Disease.objects.update_or_create(
+            code=as_code(item["code"]),
+            defaults={
+                "name": item.get("name", item["code"]),
+                "cross_province": bool(item.get("cross_province", False)),
+                "validity": validity,
+                "validity_months": months,
+                "active": bool(item.get("active", True)),
+            },
+        )
+        disease.full_clean()
+        if "exclusive_with" in item:
+            disease.exclusive_with.set(
+                [run.disease(code) for code in item.get("exclusive_with") or []]
+            )
+
+
+def given_institutions(run: Run, items: list[dict[str, Any]]) -> None:
+    for item in items:
+        code = as_code(item["code"])
+        values = {
+            "name": item.get("name", code),
+            "location_id": as_code(item.get("region", code[1:7])),
+            "level": int(item.get("level", 2)),
+            "designated": bool(item.get("designated", True)),
+            "designated_from": item.get("designated_from"),
+            "designated_until": item.get("designated_until"),
+            "transfer_issuer": bool(item.get("transfer_issuer", False)),
+        }
+        institution = Institution.objects.filter(code=code).first() or Institution(code=code)
+        for name, value in values.items():
+            setattr(institution, name, value)
+        try:
+            institution.full_clean()
+        except Exception as exc:
+            raise ScenarioError(f"institution {code}: {exc}") from exc
+        institution.save()
+        NetworkedSettlement.objects.filter(institution=institution).delete()
+        in_region = {as_code(c) for c in item.get("networked") or []}
+        cross = {as_code(c) for c in item.get("cross_province_networked") or []}
+        for disease_code in sorted(in_region | cross):
+            NetworkedSettlement.objects.create(
+                institution=institution,
+                disease=run.disease(disease_code),
+                in_region=disease_code in in_region,
+                cross_province=disease_code in cross,
+            )
+
+
+def register(run: Run, item: dict[str, Any], day: dt.date) -> Patient:
+    region = as_code(item["region"])
+    bureau = run.bureau_for(region)
+    insurance = INSURANCE.get(str(item.get("insurance", "resident")), str(item.get("insurance")))
+    with facts.as_of(day):
+        registration = patient_register(
+            by=run.staff(bureau, Role.CLERK),
+            cert_type=str(item.get("cert_type", "resident_id")),
+            cert_number=as_code(item["id_number"]),
+            name=str(item.get("name", "情景参保人")),
+            insurance_type=insurance,
+            region_code=region,
+            today=day,
+        )
+    return registration.patient
+
+
+def apply(run: Run, patient: Patient, disease: Disease, day: dt.date) -> Qualification:
+    with facts.as_of(day):
+        return qualification_apply(
+            by=run.clerk(patient),
+            patient=patient,
+            disease=disease,
+            applied_on=day,
+            diagnosis_institution=run.diagnosing_institution(patient),
+            diagnosis_date=day,
+            diagnosis_doctor="情景医师",
+        )
+
+
+def approve(run: Run, qualification: Qualification, day: dt.date, same_clerk: bool = False) -> None:
+    patient = qualification.patient
+    by = qualification.recorded_by if same_clerk else run.reviewer(patient)
+    with facts.as_of(day):
+        qualification_approve(by=by, qualification=qualification, decided_on=day)
+
+
+def file(run: Run, item: dict[str, Any]) -> Filing:
+    patient = run.patient(item["patient"])
+    start = as_date(item["start"], "start")
+    filed_on = as_date(item.get("filed_on", start), "filed_on")
+    subtype = str(item.get("subtype", ""))
+    letter = (
+        run.ref(item["transfer_letter"], TransferLetter) if item.get("transfer_letter") else None
+    )
+    materials = item.get("materials")
+    if materials is None:
+        materials = rules.materials_for(subtype)
+    with facts.as_of(filed_on):
+        return filing_create(
+            by=run.clerk(patient),
+            patient=patient,
+            type=str(item.get("type", "")),
+            subtype=subtype,
+            destination=run.region(item.get("destination", "")),
+            start=start,
+            end=as_date(item["end"], "end") if item.get("end") else None,
+            filed_on=filed_on,
+            channel=str(item.get("channel", "window")),
+            materials=materials,
+            transfer_letter=letter,
+        )
+
+
+def issue_letter(run: Run, item: dict[str, Any]) -> TransferLetter:
+    patient = run.patient(item["patient"])
+    day = as_date(item["issued_on"], "issued_on")
+    with facts.as_of(day):
+        return letter_issue(
+            by=run.clerk(patient),
+            patient=patient,
+            disease=run.disease(item["disease"]),
+            issuer=run.institution(item["issuer"]),
+            receiver=run.institution(item["receiver"]),
+            reason=str(item.get("reason", "")),
+            reason_text=str(item.get("reason_text", "")),
+            issued_on=day,
+            serial=str(item.get("serial", "")),
+        )
+
+
+def select(run: Run, item: dict[str, Any]) -> Selection:
+    patient = run.patient(item["patient"])
+    start = as_date(item["start"], "start")
+    with facts.as_of(start):
+        return selection_add(
+            by=run.clerk(patient),
+            patient=patient,
+            institution=run.institution(item["institution"]),
+            start=start,
+        ).selection
+
+
+def create_facts(run: Run, given: dict[str, Any]) -> None:
+    given_diseases(run, given.get("diseases") or [])
+    given_institutions(run, given.get("institutions") or [])
+    for item in given.get("patients") or []:
+        run.remember(item.get("ref"), register(run, item, run.today))
+    for item in given.get("qualifications") or []:
+        patient = run.patient(item["patient"])
+        day = as_date(item["approved_on"], "approved_on")
+        qualification = apply(run, patient, run.disease(item["disease"]), day)
+        approve(run, qualification, day)
+        run.remember(item.get("ref"), qualification)
+    for item in given.get("filings") or []:
+        run.remember(item.get("ref"), file(run, item))
+    for item in given.get("transfer_letters") or []:
+        run.remember(item.get("ref"), issue_letter(run, item))
+    for item in given.get("selections") or []:
+        run.remember(item.get("ref"), select(run, item))
+
+
+# --- actions ------------------------------------------------------------------------------
+
+ACTIONS = (
+    "register_patient",
+    "check_settlement",
+    "select_institution",
+    "end_selection",
+    "apply_qualification",
+    "approve_qualification",
+    "reject_qualification",
+    "file",
+    "cancel_filing",
+    "issue_transfer_letter",
+    "run_reminders",
+)
+
+
+def perform(run: Run, action: str, args: dict[str, Any]) -> Any:
+    """Run one action; returns its record (or answer). Refusals raise PolicyRefusal."""
+    if action == "register_patient":
+        patient = register(run, args, run.today)
+        run.remember(args.get("ref"), patient)
+        return patient
+    if action == "check_settlement":
+        day = as_date(args["date"], "date")
+        with facts.as_of(day):
+            return settlement_check(
+                patient=run.patient(args["patient"]),
+                institution=run.institution(args["institution"]),
+                disease=run.disease(args["disease"]),
+                day=day,
+            )
+    if action == "select_institution":
+        selection = select(run, args)
+        run.remember(args.get("ref"), selection)
+        return selection
+    if action == "end_selection":
+        day = as_date(args["date"], "date")
+        selection = run.ref(args["selection"], Selection)
+        with facts.as_of(day):
+            return selection_end(
+                by=run.clerk(selection.patient),
+                selection=selection,
+                end=day,
+                reason=str(args.get("reason", "")),
+            )
+    if action == "apply_qualification":
+        day = as_date(args["date"], "date")
+        qualification = apply(run, run.patient(args["patient"]), run.disease(args["disease"]), day)
+        run.remember(args.get("ref"), qualification)
+        return qualification
+    if action == "approve_qualification":
+        qualification = run.ref(args["qualification"], Qualification)
+        approve(run, qualification, as_date(args["date"], "date"), bool(args.get("same_clerk")))
+        return qualification
+    if action == "reject_qualification":
+        qualification = run.ref(args["qualification"], Qualification)
+        day = as_date(args["date"], "date")
+        with facts.as_of(day):
+            return qualification_reject(
+                by=run.reviewer(qualification.patient),
+                qualification=qualification,
+                decided_on=day,
+                reason=str(args.get("reason", "")),
+            )
+    if action == "file":
+        filing = file(run, args)
+        run.remember(args.get("ref"), filing)
+        return filing
+    if action == "cancel_filing":
+        filing = run.ref(args["filing"], Filing)
+        day = as_date(args["date"], "date")
+        with facts.as_of(day):
+            return filing_cancel(
+                by=run.clerk(filing.patient), filing=filing, day=day, reason="情景取消"
+            )
+    if action == "issue_transfer_letter":
+        letter = issue_letter(run, args)
+        run.remember(args.get("ref"), letter)
+        return letter
+    if action == "run_reminders":
+        day = as_date(args["date"], "date")
+        with facts.as_of(day):
+            return run_reminders(day)
+    raise ScenarioError(f"unknown action {action!r}")
+
+
+def _cited(refusal: PolicyRefusal) -> str:
+    return ", ".join(refusal.rules)
+
+
+def check_step(run: Run, number: int, step: dict[str, Any]) -> None:
+    actions = [key for key in step if key != "expect"]
+    if len(actions) != 1 or actions[0] not in ACTIONS:
+        raise ScenarioError(f"step {number}: expected one action of {', '.join(ACTIONS)}")
+    action = actions[0]
+    args = step[action] or {}
+    expect = step.get("expect") or {}
+    if not isinstance(args, dict) or not isinstance(expect, dict):
+        raise ScenarioError(f"step {number}: action arguments and expect must be mappings")
+
+    if action == "check_settlement":
+        answer = perform(run, action, args)
+        failed = [v.rule for v in answer.failed]
+        want = str(expect.get("outcome", ""))
+        missing = [r for r in expect.get("rules") or [] if r not in failed]
+        if answer.outcome != want or missing:
+            raise StepFailure(
+                number,
+                f"outcome {want}"
+                + (f" citing {', '.join(expect['rules'])}" if expect.get("rules") else ""),
+                f"outcome {answer.outcome} citing [{', '.join(failed)}]",
+            )
+        return
+
+    if action == "run_reminders":
+        report = perform(run, action, args)
+        _check_reminders(run, number, expect, report)
+        return
+
+    want_ok = bool(expect.get("ok", True))
+    try:
+        with transaction.atomic():
+            perform(run, action, args)
+    except PolicyRefusal as refusal:
+        if want_ok:
+            raise StepFailure(number, "ok", f"refused: {refusal}") from None
+        missing = [r for r in expect.get("rules") or [] if r not in refusal.rules]
+        if missing:
+            raise StepFailure(
+                number,
+                f"refusal citing {', '.join(expect['rules'])}",
+                f"refusal citing {_cited(refusal)}",
+            ) from None
+        return
+    if not want_ok:
+        raise StepFailure(
+            number, f"refusal citing {', '.join(expect.get('rules') or ['any rule'])}", "ok"
+        )
+
+
+def _check_reminders(run: Run, number: int, expect: dict[str, Any], report: Any) -> None:
+    names = {id(value): name for name, value in run.refs.items()}
+    by_key = {
+        (type(value).__name__, value.pk): name
+        for name, value in run.refs.items()
+        if isinstance(value, (Filing, TransferLetter, Qualification))
+    }
+
+    def record_ref(reminder: Any) -> tuple[str, str] | None:
+        for key, model in (
+            ("filing", Filing),
+            ("transfer_letter", TransferLetter),
+            ("qualification", Qualification),
+        ):
+            record_id = getattr(reminder, f"{key}_id")
+            if record_id and (model.__name__, record_id) in by_key:
+                return key, by_key[(model.__name__, record_id)]
+        return None
+
+    got = set()
+    for reminder in report.to_send:
+        found = record_ref(reminder)
+        if found:
+            got.add((found[0], found[1], str(reminder.stage)))
+    want = set()
+    for item in expect.get("reminders") or []:
+        key = next((k for k in ("filing", "transfer_letter", "qualification") if k in item), None)
+        if key is None:
+            raise ScenarioError(
+                f"step {number}: a reminder names filing, transfer_letter or qualification"
+            )
+        want.add((key, str(item[key]), str(item.get("stage"))))
+
+    model_of = {"filing": Filing, "transfer_letter": TransferLetter, "qualification": Qualification}
+    got_expired = {
+        by_key[(model_of[key].__name__, pk)]
+        for key, pks in report.expired.items()
+        for pk in pks
+        if (model_of[key].__name__, pk) in by_key
+    }
+    want_expired = {str(r) for r in expect.get("expired") or []}
+    del names
+    if got != want or got_expired != want_expired:
+
+        def show(items: set[tuple[str, str, str]]) -> str:
+            return ", ".join(f"{k}:{r}@{s}" for k, r, s in sorted(items)) or "none"
+
+        raise StepFailure(
+            number,
+            f"reminders [{show(want)}] expired [{', '.join(sorted(want_expired)) or 'none'}]",
+            f"reminders [{show(got)}] expired [{', '.join(sorted(got_expired)) or 'none'}]",
+        )
+
+
+def run_scenario(scenario: dict[str, Any]) -> Result:
+    name = str(scenario.get("name", "(unnamed)"))
+    try:
+        with transaction.atomic():
+            try:
+                run = Run(scenario, as_date(scenario.get("today", dt.date.today()), "today"))
+                try:
+                    create_facts(run, scenario.get("given") or {})
+                except PolicyRefusal as refusal:
+                    raise ScenarioError(f"a fact breaks a rule: {refusal}") from refusal
+                for number, step in enumerate(scenario.get("when") or [], start=1):
+                    if not isinstance(step, dict):
+                        raise ScenarioError(f"step {number} is not a mapping")
+                    check_step(run, number, step)
+            finally:
+                transaction.set_rollback(True)
+    except StepFailure as failure:
+        return Result(name, "FAIL", f"step {failure.step}: {failure.expected} / {failure.happened}")
+    except ScenarioError as error:
+        return Result(name, "ERROR", str(error))
+    except (KeyError, TypeError, ValueError) as error:
+        return Result(name, "ERROR", f"{type(error).__name__}: {error}")
+    return Result(name, "PASS")
+
+
+def run_paths(paths: Iterable[str | Path]) -> list[Result]:
+    results = []
+    for _path, scenario, error in iter_scenarios(paths):
+        results.append(error if error else run_scenario(scenario))  # type: ignore[arg-type]
+    return results
+
+
+def summary(results: list[Result]) -> str:
+    passed = sum(1 for r in results if r.status == "PASS")
+    return f"{passed} passed, {len(results) - passed} failed"

@@ -1,0 +1,39 @@
+"""Writes on case records: one keyword-only, atomic function per action.
+
+Every service validates through cases.rules and refuses with *every* violated rule
+(PolicyRefusal), leaving the database unchanged; every save records a history entry
+with the acting user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import models
+
+from cases.rules import Violation
+
+
+class PolicyRefusal(Exception):
+    """A request that breaks one or more policy rules; nothing was saved."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        self.violations = list(violations)
+        super().__init__("；".join(str(v) for v in self.violations))
+
+    @property
+    def rules(self) -> list[str]:
+        return [v.rule for v in self.violations]
+
+
+def refuse_if(violations: Sequence[Violation]) -> None:
+    if violations:
+        raise PolicyRefusal(violations)
+
+
+def save_as(instance: models.Model, by: Any, **kwargs: Any) -> None:
+    """Save with the acting user on the history record (requests set it too; commands,
+    tasks and the scenario runner rely on this)."""
+    instance._history_user = by  # type: ignore[attr-defined]
+    instance.save(**kwargs)

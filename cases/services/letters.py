@@ -1,0 +1,76 @@
+"""Transfer letters (转诊证明): issue (TL-1..5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+
+from cases import facts, rules
+from cases.models import Patient, TransferLetter
+from cases.services import PolicyRefusal, refuse_if, save_as
+from institutions.models import Disease, Institution
+from institutions.parameters import parameters_on
+from portal.models import User
+
+
+def next_serial(patient: Patient, issued_on: dt.date) -> str:
+    """ZZ + insured county + issue date + a daily sequence, e.g. ZZ45120220250105003."""
+    prefix = f"ZZ{patient.region_id}{issued_on:%Y%m%d}"
+    count = TransferLetter.objects.filter(serial__startswith=prefix).count()
+    return f"{prefix}{count + 1:03d}"
+
+
+@transaction.atomic
+def letter_issue(
+    *,
+    by: User,
+    patient: Patient,
+    disease: Disease,
+    issuer: Institution,
+    receiver: Institution,
+    reason: str,
+    issued_on: dt.date,
+    reason_text: str = "",
+    serial: str = "",
+) -> TransferLetter:
+    patient = Patient.objects.select_for_update().select_related("region").get(pk=patient.pk)
+    params = parameters_on(issued_on)
+    issuer_loaded = facts.require_institution(issuer.pk)
+    receiver_loaded = facts.require_institution(receiver.pk)
+    violations = rules.check_letter(
+        patient_prefecture=facts.patient_prefecture(patient),
+        issuer=facts.institution_facts(issuer_loaded),
+        receiver=facts.institution_facts(receiver_loaded),
+        reason=reason,
+        reason_text=reason_text,
+        issued_on=issued_on,
+        disease=disease.code,
+        qualifications=facts.patient_qualifications(patient),
+        params=params,
+    )
+    serial = serial.strip() or next_serial(patient, issued_on)
+    if TransferLetter.objects.filter(serial=serial).exists():
+        violations.append(rules.Violation("TL-4", "转诊证明编号已存在。", "serial"))
+    refuse_if(violations)
+    period = rules.letter_period(issued_on, params)
+    letter = TransferLetter(
+        serial=serial,
+        patient=patient,
+        disease=disease,
+        issuer=issuer_loaded,
+        receiver=receiver_loaded,
+        reason=reason,
+        reason_text=reason_text.strip()[:200],
+        issued_on=issued_on,
+        end=period.end or issued_on,
+        created_by=by,
+    )
+    try:
+        with transaction.atomic():
+            save_as(letter, by)
+    except IntegrityError as exc:
+        raise PolicyRefusal(
+            [rules.Violation("TL-4", "转诊证明编号已存在，请重试。", "serial")]
+        ) from exc
+    return letter

@@ -1,0 +1,116 @@
+"""Registering patients (ID-1, ID-5, ID-6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from pypinyin import Style, pinyin
+
+from cases import rules
+from cases.facts import today as local_today
+from cases.models import Patient
+from cases.services import PolicyRefusal, save_as
+from institutions.models import Region
+from portal.models import Bureau, User
+
+
+@dataclass
+class Registration:
+    patient: Patient
+    warnings: list[str] = field(default_factory=list)
+
+
+def name_pinyin(name: str) -> tuple[str, str]:
+    """Full pinyin and initials, ``|``-separated over every reading of the surname
+    (a heteronym surname such as 单 is found as dan, shan and chan)."""
+    if not name:
+        return "", ""
+    surname = pinyin(name[0], style=Style.NORMAL, heteronym=True)[0]
+    given = [p[0] for p in pinyin(name[1:], style=Style.NORMAL)] if len(name) > 1 else []
+    fulls, initials = [], []
+    for reading in surname:
+        parts = [reading, *given]
+        fulls.append("".join(parts).lower())
+        initials.append("".join(p[0] for p in parts if p).lower())
+    return "|".join(dict.fromkeys(fulls)), "|".join(dict.fromkeys(initials))
+
+
+@transaction.atomic
+def patient_register(
+    *,
+    by: User,
+    cert_type: str,
+    cert_number: str,
+    name: str,
+    insurance_type: str,
+    region_code: str | None = None,
+    phone: str = "",
+    address: str = "",
+    today: dt.date | None = None,
+) -> Registration:
+    """Register a patient of the user's bureau. The insured county defaults to the
+    bureau's county (ID-6)."""
+    today = today or local_today()
+    bureau: Bureau | None = by.bureau
+    number = rules.normalize_cert_number(cert_number)
+    name = name.strip()
+    region_code = (region_code or (bureau.county_id if bureau else "")).strip()
+    region = Region.objects.filter(code=region_code).first()
+
+    violations = rules.check_certificate(cert_type, number, today)
+    violations += rules.check_patient(
+        name=name,
+        insurance_type=insurance_type,
+        region_code=region.code if region else None,
+        region_is_active_county=bool(
+            region and region.active and region.level == Region.Level.COUNTY
+        ),
+        bureau_county=bureau.county_id if bureau else None,
+    )
+    if bureau is None:
+        violations.append(rules.Violation("ID-6", "只有经办机构的工作人员才能登记参保人。"))
+    if len(phone) > 20:
+        violations.append(rules.Violation("ID-1", "联系电话最多20位。", "phone"))
+    if len(name) > 50:
+        violations.append(rules.Violation("ID-1", "姓名最多50个字。", "name"))
+    if not violations and Patient.objects.filter(cert_type=cert_type, cert_number=number).exists():
+        violations.append(rules.Violation("ID-1", "该证件号码的参保人已登记。", "cert_number"))
+    if violations or region is None or bureau is None:
+        raise PolicyRefusal(violations)
+
+    warnings = []
+    patient = Patient(
+        cert_type=cert_type,
+        cert_number=number,
+        name=name,
+        insurance_type=insurance_type,
+        region=region,
+        bureau=bureau,
+        phone=phone.strip(),
+        address=address.strip()[:200],
+    )
+    if cert_type == rules.CertType.RESIDENT_ID:
+        patient.birth_date = rules.id_birth_date(number)
+        patient.sex = rules.id_sex(number)
+        known = Region.objects.filter(code=number[:6]).exists()
+        if warning := rules.id_prefix_warning(number, known):
+            warnings.append(warning)
+    patient.name_pinyin, patient.name_initials = name_pinyin(name)
+    try:
+        with transaction.atomic():
+            save_as(patient, by)
+    except IntegrityError as exc:
+        # Two clerks registering the same person at once: the database decides.
+        raise PolicyRefusal(
+            [rules.Violation("ID-1", "该证件号码的参保人已登记。", "cert_number")]
+        ) from exc
+    return Registration(patient, warnings)
+
+
+def find_registered(cert_type: str, cert_number: str) -> Patient | None:
+    """The patient already registered under this certificate, if any (any bureau)."""
+    return Patient.objects.filter(
+        cert_type=cert_type, cert_number=rules.normalize_cert_number(cert_number)
+    ).first()

@@ -1,0 +1,33 @@
+"""The direct-settlement check (ST-1..7): a read, in a handful of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cases import facts, rules
+from cases.models import Patient, Qualification, Selection
+from institutions.models import Disease, Institution
+from institutions.parameters import parameters_on
+
+
+def settlement_check(
+    *, patient: Patient, institution: Institution, disease: Disease, day: dt.date
+) -> rules.SettlementAnswer:
+    """Can ``patient`` settle ``disease`` at ``institution`` on ``day`` directly?"""
+    loaded = facts.require_institution(institution.pk)
+    qualifications = Qualification.objects.filter(patient=patient, disease=disease).select_related(
+        "disease"
+    )
+    selections = Selection.objects.filter(patient=patient, institution=loaded).select_related(
+        "institution"
+    )
+    return rules.check_settlement(
+        day=day,
+        disease=facts.disease_facts(disease),
+        institution=facts.institution_facts(loaded),
+        patient_prefecture=facts.patient_prefecture(patient),
+        qualifications=facts.qualification_facts(qualifications),
+        selections=facts.selection_facts(selections),
+        bases=facts.patient_bases(patient),
+        params=parameters_on(day),
+    )
