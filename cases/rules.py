@@ -171,6 +171,8 @@ def check_patient(
         violations.append(
             Violation("ID-5", "险种应为310职工医保或390城乡居民医保。", "insurance_type")
         )
+    if region_code is None:
+        violations.append(Violation("ID-2", "参保地不是有效的行政区划代码。", "region"))
     if (
         region_code is None
         or not region_is_active_county
@@ -180,6 +182,46 @@ def check_patient(
     elif bureau_county is not None and region_code != bureau_county:
         violations.append(Violation("ID-6", "参保地应为本经办机构所服务的县区。", "region"))
     return violations
+
+
+# --- ID-2 / ID-3 / ID-4 reference codes -----------------------------------------------------
+
+
+def division_level(code: str) -> int | None:
+    """ID-2: 1 province (PP0000), 2 prefecture (PPCC00), 3 county; None if not a code."""
+    if len(code) != 6 or not code.isdigit():
+        return None
+    if code.endswith("0000"):
+        return 1
+    return 2 if code.endswith("00") else 3
+
+
+def check_institution_code(code: str, location: str | None) -> list[Violation]:
+    """ID-3: H (medical institution) or P (pharmacy), then the location's division code."""
+    if len(code) != 12 or code[0] not in "HP" or not code[1:].isdigit():
+        return [
+            Violation(
+                "ID-3",
+                "定点医药机构编码应为字母H（医疗机构）或P（药店）加11位数字，例如 H45120200001。",
+                "code",
+            )
+        ]
+    if location is not None and code[1:7] != location:
+        return [
+            Violation(
+                "ID-3",
+                f"机构编码第2–7位（{code[1:7]}）应为所在县区的区划代码（{location}）。",
+                "code",
+            )
+        ]
+    return []
+
+
+def check_disease_code(code: str) -> list[Violation]:
+    """ID-4: M and five digits."""
+    if len(code) != 6 or code[0] != "M" or not code[1:].isdigit():
+        return [Violation("ID-4", "门特病种编码应为字母M加5位数字，例如 M03900。", "code")]
+    return []
 
 
 # --- reference facts -------------------------------------------------------------------------
@@ -616,9 +658,12 @@ class Agent:
 
 
 def check_destination(destination: RegionFacts | None) -> list[Violation]:
-    """FL-1."""
+    """FL-1 (and ID-2: the destination must be a division code of the table)."""
     if destination is None:
-        return [Violation("FL-1", "请选择备案目的地。", "destination")]
+        return [
+            Violation("ID-2", "备案目的地不是有效的行政区划代码。", "destination"),
+            Violation("FL-1", "请选择备案目的地（广西以外的地级市或直辖市）。", "destination"),
+        ]
     if destination.code[:2] == GUANGXI[:2]:
         return [
             Violation(
@@ -995,3 +1040,19 @@ def due_stages(
 def lock_lift_day(start: dt.date, params: Parameters) -> dt.date:
     """RM-2: the day a long-term filing's change lock lifts (FL-4)."""
     return add_months(start, params.long_term_lock_months)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    channel: str  # inbox | email | sms
+    address: str  # user id, e-mail address or phone number
+
+
+def reminder_recipients(*, clerks: Sequence[tuple[int, str]], patient_phone: str) -> list[Delivery]:
+    """RM-4: every clerk of the patient's bureau (portal inbox, and e-mail where they
+    have an address) and the patient (SMS, where a phone number is recorded)."""
+    deliveries = [Delivery("inbox", str(user_id)) for user_id, _ in clerks]
+    deliveries += [Delivery("email", email) for _, email in clerks if email]
+    if patient_phone:
+        deliveries.append(Delivery("sms", patient_phone))
+    return deliveries

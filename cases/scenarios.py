@@ -213,6 +213,8 @@ def given_diseases(run: Run, items: list[dict[str, Any]]) -> None:
                 "validity": validity,
                 "validity_months": months,
                 "active": bool(item.get("active", True)),
+                "for_employee": bool(item.get("for_employee", True)),
+                "for_resident": bool(item.get("for_resident", True)),
             },
         )
         disease.full_clean()
@@ -271,16 +273,32 @@ def register(run: Run, item: dict[str, Any], day: dt.date) -> Patient:
     return registration.patient
 
 
-def apply(run: Run, patient: Patient, disease: Disease, day: dt.date) -> Qualification:
+def apply(
+    run: Run,
+    patient: Patient,
+    disease: Disease,
+    day: dt.date,
+    evidence: dict[str, Any] | None = None,
+) -> Qualification:
+    """Complete evidence by default; a scenario may give diagnosis_date,
+    diagnosis_doctor or diagnosis_institution to test QL-5."""
+    evidence = evidence or {}
+    institution = (
+        run.institution(evidence["diagnosis_institution"])
+        if evidence.get("diagnosis_institution")
+        else run.diagnosing_institution(patient)
+    )
     with facts.as_of(day):
         return qualification_apply(
             by=run.clerk(patient),
             patient=patient,
             disease=disease,
             applied_on=day,
-            diagnosis_institution=run.diagnosing_institution(patient),
-            diagnosis_date=day,
-            diagnosis_doctor="情景医师",
+            diagnosis_institution=institution,
+            diagnosis_date=as_date(evidence["diagnosis_date"], "diagnosis_date")
+            if "diagnosis_date" in evidence
+            else day,
+            diagnosis_doctor=str(evidence.get("diagnosis_doctor", "情景医师")),
         )
 
 
@@ -414,7 +432,9 @@ def perform(run: Run, action: str, args: dict[str, Any]) -> Any:
             )
     if action == "apply_qualification":
         day = as_date(args["date"], "date")
-        qualification = apply(run, run.patient(args["patient"]), run.disease(args["disease"]), day)
+        qualification = apply(
+            run, run.patient(args["patient"]), run.disease(args["disease"]), day, args
+        )
         run.remember(args.get("ref"), qualification)
         return qualification
     if action == "approve_qualification":

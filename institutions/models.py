@@ -248,12 +248,12 @@ class Institution(models.Model):
         )
 
     def clean(self) -> None:
+        from cases.rules import check_institution_code
+
         errors: dict[str, str] = {}
-        if self.code and self.location_id and self.code[1:7] != self.location_id:
-            errors["code"] = (
-                f"ID-3：机构编码第2–7位（{self.code[1:7]}）应为所在县区的区划代码"
-                f"（{self.location_id}）。"
-            )
+        if self.code and self.location_id:
+            for violation in check_institution_code(self.code, self.location_id):
+                errors["code"] = str(violation)
         if (
             self.designated_from
             and self.designated_until

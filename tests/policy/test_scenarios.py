@@ -1,0 +1,91 @@
+"""The policy scenarios pass, through pytest and through the command, and cover every rule."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from cases.scenarios import run_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+POLICY = ROOT.parent / "shared" / "POLICY.md"
+
+RULE_IDS = (
+    [f"ID-{n}" for n in range(1, 7)]
+    + [f"QL-{n}" for n in range(1, 6)]
+    + [f"SL-{n}" for n in range(1, 7)]
+    + [f"FL-{n}" for n in range(1, 11)]
+    + [f"TL-{n}" for n in range(1, 6)]
+    + [f"ST-{n}" for n in range(1, 8)]
+    + ["GX-1"]
+    + [f"RM-{n}" for n in range(1, 6)]
+)
+
+
+@pytest.mark.django_db
+def test_policy_scenario(scenario_case, regions):
+    _path, scenario, error = scenario_case
+    assert error is None, error.line()
+    result = run_scenario(scenario)
+    assert result.status == "PASS", result.line()
+
+
+@pytest.mark.django_db
+def test_command_runs_the_repository_scenarios(regions):
+    out = io.StringIO()
+    call_command("policy_scenarios", str(SCENARIO_DIR), stdout=out)
+    lines = out.getvalue().splitlines()
+    assert re.fullmatch(r"\d+ passed, 0 failed", lines[-1])
+    assert all(line.startswith("PASS ") for line in lines[:-1])
+
+
+@pytest.mark.django_db
+def test_command_reports_failures_and_exits_non_zero(regions, tmp_path):
+    (tmp_path / "bad.yaml").write_text(
+        """
+scenarios:
+  - name: 预期错误的情景
+    today: 2025-03-01
+    when:
+      - register_patient: {id_number: "451202198001011234", name: 校验码错, insurance: resident, region: "451202"}
+        expect: {ok: true}
+  - name: 引用不存在
+    when:
+      - check_settlement: {patient: nobody, institution: H45120200001, disease: M03900, date: 2025-03-01}
+        expect: {outcome: direct}
+""",
+        encoding="utf-8",
+    )
+    (tmp_path / "broken.yaml").write_text("scenarios: [", encoding="utf-8")
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("policy_scenarios", str(tmp_path), stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("FAIL 预期错误的情景: step 1: ok / refused: ID-1")
+    assert lines[1].startswith("ERROR 引用不存在")
+    assert lines[2].startswith("ERROR ") and "broken.yaml" in lines[2]
+    assert lines[-1] == "0 passed, 3 failed"
+
+
+def test_every_rule_id_is_in_the_rules_module_and_a_scenario():
+    rules_source = (ROOT / "cases" / "rules.py").read_text(encoding="utf-8")
+    scenarios = "".join(p.read_text(encoding="utf-8") for p in SCENARIO_DIR.glob("*.yaml"))
+    missing_in_rules = [
+        r for r in RULE_IDS if f'"{r}"' not in rules_source and r not in rules_source
+    ]
+    missing_in_scenarios = [r for r in RULE_IDS if r not in scenarios]
+    assert missing_in_rules == []
+    assert missing_in_scenarios == []
+
+
+@pytest.mark.skipif(not POLICY.exists(), reason="shared/POLICY.md is not beside the checkout")
+def test_rule_list_matches_policy_md():
+    text = POLICY.read_text(encoding="utf-8")
+    found = set(re.findall(r"\*\*([A-Z]{2}-\d+)", text))
+    assert found == set(RULE_IDS)
