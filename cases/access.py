@@ -31,9 +31,10 @@ def patients_visible_to(user: Any, queryset: QuerySet[Patient] | None = None) ->
     return qs.filter(bureau_id=user.bureau_id)
 
 
-def get_patient_for_user(user: Any, pk: Any) -> Patient:
+def get_patient_for_user(user: Any, pk: Any, queryset: QuerySet[Patient] | None = None) -> Patient:
+    """The patient if this user may see it; otherwise 404, never telling that it exists."""
     try:
-        return patients_visible_to(user).get(pk=int(pk))
+        return patients_visible_to(user, queryset).get(pk=int(pk))
     except (ValueError, TypeError, OverflowError):
         raise Http404("参保人不存在") from None
     except Exception as exc:

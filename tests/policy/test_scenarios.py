@@ -69,7 +69,8 @@ scenarios:
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("FAIL 预期错误的情景: step 1: ok / refused: ID-1")
     assert lines[1].startswith("ERROR 引用不存在")
-    assert lines[2].startswith("ERROR ") and "broken.yaml" in lines[2]
+    assert lines[2].startswith("ERROR ")
+    assert "broken.yaml" in lines[2]
     assert lines[-1] == "0 passed, 3 failed"
 
 

@@ -20,7 +20,7 @@ def _wait_for(condition, timeout=20.0):
     return False
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_heartbeat_runs_on_a_real_worker_and_shows_on_status_page(client_for, regions):
     from tests.conftest import make_user
 

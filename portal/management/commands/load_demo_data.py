@@ -3,6 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cases.demo import load_demo_cases
 from institutions.demo import load_demo_institutions
 from portal.demo import DEMO_PASSWORD, load_demo_staff
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
         staff_report, accounts = load_demo_staff()
         self.stdout.write(str(staff_report))
         self.stdout.write(str(load_demo_institutions()))
+        self.stdout.write(str(load_demo_cases()))
         if not options["quiet_accounts"]:
             self.stdout.write(f"\n示例账户（密码均为 {DEMO_PASSWORD}）：")
             shown = [a for a in accounts if a[0].endswith(("451202", "450202")) or "_" not in a[0]]

@@ -1,0 +1,77 @@
+"""Reads of case records, always scoped to the user's bureau (cases.access)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from cases.access import get_patient_for_user, patients_visible_to
+from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
+
+
+def patient_list(user: Any) -> QuerySet[Patient]:
+    return patients_visible_to(user).select_related("region", "bureau")
+
+
+def patient_get(user: Any, pk: Any) -> Patient:
+    """The patient, or 404 when it does not exist or belongs to another bureau."""
+    return get_patient_for_user(user, pk)
+
+
+@dataclass
+class CaseFile:
+    """Everything on a patient's page, in a constant number of queries."""
+
+    patient: Patient
+    qualifications: list[Qualification]
+    selections: list[Selection]
+    filings: list[Filing]
+    letters: list[TransferLetter]
+
+
+def case_file(user: Any, pk: Any) -> CaseFile:
+    patient = (
+        patients_visible_to(user)
+        .select_related("region", "bureau")
+        .prefetch_related(
+            Prefetch(
+                "qualifications",
+                queryset=Qualification.objects.select_related(
+                    "disease", "recorded_by", "reviewed_by", "diagnosis_institution"
+                ),
+            ),
+            Prefetch(
+                "selections",
+                queryset=Selection.objects.select_related(
+                    "institution__location", "basis_filing", "basis_letter"
+                ),
+            ),
+            Prefetch("filings", queryset=Filing.objects.select_related("destination")),
+            Prefetch(
+                "transfer_letters",
+                queryset=TransferLetter.objects.select_related("disease", "issuer", "receiver"),
+            ),
+        )
+    )
+    found = get_patient_for_user(user, pk, queryset=patient)
+    return CaseFile(
+        patient=found,
+        qualifications=list(found.qualifications.all()),
+        selections=list(found.selections.all()),
+        filings=list(found.filings.all()),
+        letters=list(found.transfer_letters.all()),
+    )
+
+
+def reviews_waiting(user: Any) -> QuerySet[Qualification]:
+    """Applications of the user's bureau waiting for review, other clerks' only (QL-1)."""
+    return (
+        Qualification.objects.filter(
+            patient__in=patients_visible_to(user), status=Qualification.Status.SUBMITTED
+        )
+        .exclude(recorded_by=user)
+        .select_related("patient", "disease", "recorded_by")
+        .order_by("applied_on", "pk")
+    )
