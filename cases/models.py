@@ -11,11 +11,22 @@ from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
 from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import F, Func, Q, Value
 from simple_history.models import HistoricalRecords
 
 from cases import rules
+
+
+def _raise(violations: list[rules.Violation]) -> None:
+    """Model clean(): the rules' violations as a ValidationError, by field."""
+    if not violations:
+        return
+    errors: dict[str, list[str]] = {}
+    for violation in violations:
+        errors.setdefault(violation.field or NON_FIELD_ERRORS, []).append(str(violation))
+    raise ValidationError(errors)
 
 
 class DateRange(Func):
@@ -123,6 +134,10 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}（{self.masked_cert_number}）"
+
+    def clean(self) -> None:
+        self.cert_number = rules.normalize_cert_number(self.cert_number)
+        _raise(rules.check_certificate(self.cert_type, self.cert_number, dt.date.today()))
 
     @property
     def masked_cert_number(self) -> str:
@@ -267,6 +282,18 @@ class Qualification(AgentFields):
     def __str__(self) -> str:
         return f"{self.disease_id} {self.get_status_display()}"
 
+    def clean(self) -> None:
+        if self.applied_on:
+            _raise(
+                rules.check_evidence(
+                    applied_on=self.applied_on,
+                    diagnosis_date=self.diagnosis_date,
+                    diagnosis_institution=self.diagnosis_institution_id
+                    and str(self.diagnosis_institution_id),
+                    diagnosis_doctor=self.diagnosis_doctor,
+                )
+            )
+
     @property
     def last_valid_day(self) -> dt.date | None:
         """有效期至: the last covered day (the end date is exclusive)."""
@@ -397,6 +424,11 @@ class Filing(AgentFields):
     def __str__(self) -> str:
         return f"{self.get_type_display()} → {self.destination_id}（{self.get_status_display()}）"
 
+    def clean(self) -> None:
+        violations = rules.check_materials(self.subtype, self.materials or [])
+        violations += rules.check_agent(self.channel, self.agent)
+        _raise(violations)
+
 
 class TransferLetter(models.Model):
     class Reason(models.TextChoices):
@@ -458,6 +490,12 @@ class TransferLetter(models.Model):
 
     def __str__(self) -> str:
         return self.serial
+
+    def clean(self) -> None:
+        if self.reason not in rules.LETTER_REASONS:
+            _raise([rules.Violation("TL-2", "请选择转诊原因。", "reason")])
+        if self.reason == "other" and not self.reason_text.strip():
+            _raise([rules.Violation("TL-2", "转诊原因为“其他”时须填写具体原因。", "reason_text")])
 
 
 class Selection(models.Model):

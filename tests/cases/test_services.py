@@ -415,3 +415,23 @@ def test_cancelled_qualification_ends_on_the_day(clerk, reviewer, patient):
     qualification_cancel(by=clerk, qualification=q, day=D(2025, 5, 1), reason="参保人死亡")
     q.refresh_from_db()
     assert (q.status, q.valid_until) == ("cancelled", D(2025, 5, 1))
+
+
+def test_model_clean_calls_the_rules(clerk):
+    from django.core.exceptions import ValidationError
+
+    bad = Patient(
+        cert_type="resident_id",
+        cert_number="451202198001011234",
+        name="x",
+        insurance_type="390",
+        region_id="451202",
+        bureau=clerk.bureau,
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        bad.full_clean()
+    assert "ID-1" in str(excinfo.value.message_dict["cert_number"])
+    letter = TransferLetter(reason="other", reason_text="")
+    with pytest.raises(ValidationError) as excinfo:
+        letter.clean()
+    assert "TL-2" in str(excinfo.value)
