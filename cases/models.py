@@ -288,8 +288,11 @@ class Qualification(AgentFields):
                 rules.check_evidence(
                     applied_on=self.applied_on,
                     diagnosis_date=self.diagnosis_date,
-                    diagnosis_institution=self.diagnosis_institution_id
-                    and str(self.diagnosis_institution_id),
+                    diagnosis_institution=(
+                        str(self.diagnosis_institution_id)
+                        if self.diagnosis_institution_id
+                        else None
+                    ),
                     diagnosis_doctor=self.diagnosis_doctor,
                 )
             )
