@@ -75,7 +75,9 @@ scenarios:
 
 
 def test_every_rule_id_is_in_the_rules_module_and_a_scenario():
-    rules_source = (ROOT / "cases" / "rules.py").read_text(encoding="utf-8")
+    rules_source = "".join(
+        path.read_text(encoding="utf-8") for path in (ROOT / "cases" / "rules").glob("*.py")
+    )
     scenarios = "".join(p.read_text(encoding="utf-8") for p in SCENARIO_DIR.glob("*.yaml"))
     missing_in_rules = [
         r for r in RULE_IDS if f'"{r}"' not in rules_source and r not in rules_source

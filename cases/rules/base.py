@@ -1,0 +1,107 @@
+"""Shared pieces of the rules: results, half-open periods, calendar months, facts."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+GUANGXI = "450000"
+MUNICIPALITIES = frozenset({"110000", "120000", "310000", "500000"})
+
+# --- results ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A rule that a request breaks: its ID, a Chinese sentence, and the form field."""
+
+    rule: str
+    message: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.rule}：{self.message}"
+
+
+def rules_of(violations: Iterable[Violation]) -> list[str]:
+    return [v.rule for v in violations]
+
+
+# --- dates --------------------------------------------------------------------------------
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar months, clipped to the month's end (2025-08-31 + 6 months = 2026-02-28)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date | None = None  # first day no longer covered; None = open-ended
+
+    def covers(self, day: dt.date) -> bool:
+        return self.start <= day and (self.end is None or day < self.end)
+
+    def overlaps(self, other: Period) -> bool:
+        if self.is_empty or other.is_empty:
+            return False
+        starts_before_other_ends = other.end is None or self.start < other.end
+        other_starts_before_self_ends = self.end is None or other.start < self.end
+        return starts_before_other_ends and other_starts_before_self_ends
+
+    @property
+    def is_empty(self) -> bool:
+        return self.end is not None and self.end <= self.start
+
+
+# --- reference facts -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstitutionFacts:
+    code: str
+    county: str
+    prefecture: str
+    level: int
+    designated: bool
+    designated_from: dt.date | None = None
+    designated_until: dt.date | None = None
+    transfer_issuer: bool = False
+    networked_in_region: frozenset[str] = frozenset()
+    networked_cross_province: frozenset[str] = frozenset()
+
+    @property
+    def province(self) -> str:
+        return self.county[:2] + "0000"
+
+    @property
+    def in_guangxi(self) -> bool:
+        return self.province == GUANGXI
+
+    def designated_on(self, day: dt.date) -> bool:
+        return (
+            self.designated
+            and (self.designated_from is None or self.designated_from <= day)
+            and (self.designated_until is None or day < self.designated_until)
+        )
+
+
+@dataclass(frozen=True)
+class DiseaseFacts:
+    code: str
+    name: str
+    active: bool = True
+    cross_province: bool = False
+    validity: str = "open"  # open | months | calendar_year
+    validity_months: int | None = None
+    for_employee: bool = True
+    for_resident: bool = True
+    exclusive_with: frozenset[str] = frozenset()
+
+    def applies_to(self, insurance_type: str) -> bool:
+        return self.for_employee if insurance_type == "310" else self.for_resident

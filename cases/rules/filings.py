@@ -1,0 +1,286 @@
+"""FL-1..10: cross-province filings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cases.rules.base import (
+    GUANGXI,
+    MUNICIPALITIES,
+    InstitutionFacts,
+    Period,
+    Violation,
+    add_months,
+)
+from cases.rules.selections import FilingFacts
+from institutions.parameters import Parameters
+
+# --- FL: cross-province filings -----------------------------------------------------------
+
+
+class FilingType(StrEnum):
+    LONG_TERM = "long_term"
+    TEMPORARY = "temporary"
+
+
+SUBTYPES = {
+    FilingType.LONG_TERM: {
+        "retired_resettled": "异地安置退休",
+        "long_term_resident": "异地长期居住",
+        "posted_worker": "常驻异地工作",
+    },
+    FilingType.TEMPORARY: {
+        "transfer": "异地转诊",
+        "emergency": "急诊抢救",
+        "other": "其他临时外出就医",
+    },
+}
+
+MATERIALS = {
+    "identity": "身份证或医保凭证",
+    "household_register": "户口簿",
+    "residence_permit": "居住证",
+    "commitment_letter": "个人承诺书",
+    "posting_certificate": "单位派驻证明",
+    "employment_contract": "劳动合同",
+    "transfer_letter": "转诊证明",
+    "emergency_certificate": "急诊诊断证明",
+}
+
+# FL-5: each inner tuple is "one of these"; every tuple must be met.
+REQUIRED_MATERIALS: dict[str, list[tuple[str, ...]]] = {
+    "retired_resettled": [("identity",), ("household_register",)],
+    "long_term_resident": [("identity",), ("residence_permit", "commitment_letter")],
+    "posted_worker": [("identity",), ("posting_certificate", "employment_contract")],
+    "transfer": [("identity",), ("transfer_letter",)],
+    "emergency": [("identity",), ("emergency_certificate",)],
+    "other": [("identity",)],
+}
+
+CHANNELS = {
+    "app": "国家医保服务平台App",
+    "mini_program": "微信小程序",
+    "window": "经办窗口",
+    "phone": "电话（12393）",
+}
+
+
+def materials_for(subtype: str) -> list[str]:
+    """Every material FL-5 asks for a subtype (the first of each alternative)."""
+    return [options[0] for options in REQUIRED_MATERIALS.get(subtype, [])]
+
+
+@dataclass(frozen=True)
+class RegionFacts:
+    code: str
+    level: int  # 1 province, 2 prefecture, 3 county
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str = ""
+    cert_number: str = ""
+    phone: str = ""
+    relation: str = ""
+
+    @property
+    def given(self) -> bool:
+        return any([self.name, self.cert_number, self.phone, self.relation])
+
+
+def check_destination(destination: RegionFacts | None) -> list[Violation]:
+    """FL-1 (and ID-2: the destination must be a division code of the table)."""
+    if destination is None:
+        return [
+            Violation("ID-2", "备案目的地不是有效的行政区划代码。", "destination"),
+            Violation("FL-1", "请选择备案目的地（广西以外的地级市或直辖市）。", "destination"),
+        ]
+    if destination.code[:2] == GUANGXI[:2]:
+        return [
+            Violation(
+                "FL-1",
+                "广西区内就医无需备案（GX-1：2023年7月1日起区内免备案），目的地须在广西以外。",
+                "destination",
+            )
+        ]
+    municipality = destination.code in MUNICIPALITIES
+    prefecture = destination.level == 2 and destination.code.endswith("00")
+    if not (municipality or prefecture) or not destination.active:
+        return [
+            Violation(
+                "FL-1",
+                "备案目的地应为地级市（如440100广州市），或直辖市（北京、天津、上海、重庆）"
+                "的省级代码；不能是县区或其他省份代码。",
+                "destination",
+            )
+        ]
+    return []
+
+
+def check_agent(channel: str, agent: Agent) -> list[Violation]:
+    """FL-9."""
+    violations = []
+    if channel not in CHANNELS:
+        violations.append(Violation("FL-9", "请选择办理渠道。", "channel"))
+    if agent.given:
+        for attr, label in [
+            ("name", "姓名"),
+            ("cert_number", "证件号码"),
+            ("phone", "联系电话"),
+            ("relation", "与参保人关系"),
+        ]:
+            if not getattr(agent, attr).strip():
+                violations.append(Violation("FL-9", f"代办人须登记{label}。", f"agent_{attr}"))
+    return violations
+
+
+def check_materials(subtype: str, materials: Iterable[str]) -> list[Violation]:
+    """FL-5."""
+    given = set(materials)
+    missing = [
+        "或".join(MATERIALS[m] for m in options)
+        for options in REQUIRED_MATERIALS.get(subtype, [])
+        if not given & set(options)
+    ]
+    if missing:
+        return [Violation("FL-5", f"缺少备案材料：{'、'.join(missing)}。", "materials")]
+    return []
+
+
+@dataclass(frozen=True)
+class LetterFacts:
+    id: int
+    patient_matches: bool
+    receiver: InstitutionFacts
+    period: Period
+
+
+@dataclass(frozen=True)
+class FilingRequest:
+    type: str
+    subtype: str
+    destination: RegionFacts | None
+    start: dt.date
+    end: dt.date | None
+    filed_on: dt.date
+    channel: str
+    agent: Agent
+    materials: frozenset[str]
+    letter: LetterFacts | None = None
+
+
+@dataclass(frozen=True)
+class FilingCheck:
+    violations: list[Violation]
+    start: dt.date
+    end: dt.date | None
+    retroactive: bool
+
+
+def check_filing(
+    request: FilingRequest,
+    *,
+    existing: Sequence[FilingFacts],
+    params: Parameters,
+) -> FilingCheck:
+    """FL-1..9 for a new filing; returns the dates the filing will have."""
+    violations: list[Violation] = []
+    start, end = request.start, request.end
+
+    if request.type not in SUBTYPES:
+        violations.append(Violation("FL-2", "备案类型应为长期或临时。", "type"))
+    elif request.subtype not in SUBTYPES[FilingType(request.type)]:
+        allowed = "、".join(SUBTYPES[FilingType(request.type)].values())
+        violations.append(Violation("FL-2", f"该备案类型的人员类别只能是：{allowed}。", "subtype"))
+
+    violations += check_destination(request.destination)
+    violations += check_materials(request.subtype, request.materials)
+    violations += check_agent(request.channel, request.agent)
+
+    if request.type == FilingType.TEMPORARY and request.subtype == "transfer":
+        # FL-6: dates come from the transfer letter.
+        letter = request.letter
+        if letter is None or not letter.patient_matches:
+            violations.append(
+                Violation("FL-6", "异地转诊备案须关联本人的转诊证明。", "transfer_letter")
+            )
+        else:
+            start, end = letter.period.start, letter.period.end
+            destination = request.destination.code if request.destination else ""
+            covering = FilingFacts(0, "filing", "temporary", destination, letter.period)
+            if not covering.covers_place(letter.receiver):
+                violations.append(
+                    Violation(
+                        "FL-6",
+                        "转诊证明的转入机构不在备案目的地。",
+                        "transfer_letter",
+                    )
+                )
+    elif request.type == FilingType.TEMPORARY:
+        minimum = add_months(start, params.temp_filing_months)
+        if end is None:
+            end = minimum
+        elif end < minimum:
+            violations.append(
+                Violation(
+                    "FL-3",
+                    f"临时备案有效期不少于{params.temp_filing_months}个月，"
+                    f"结束日期不能早于 {minimum}。",
+                    "end",
+                )
+            )
+    elif request.type == FilingType.LONG_TERM and end is not None:
+        violations.append(Violation("FL-4", "长期备案不设结束日期。", "end"))
+
+    if request.type == FilingType.LONG_TERM:
+        if any(f.type == "long_term" and f.status == "active" for f in existing):
+            violations.append(
+                Violation("FL-8", "参保人已有一份有效的长期备案，不能再办理长期备案。", "type")
+            )
+    elif request.type == FilingType.TEMPORARY and request.destination is not None:
+        period = Period(start, end)
+        for f in existing:
+            if (
+                f.kind == "filing"
+                and f.type == "temporary"
+                and f.status != "changed"
+                and f.destination == request.destination.code
+                and f.period.overlaps(period)
+            ):
+                violations.append(Violation("FL-8", "同一目的地的临时备案期间不能重叠。", "start"))
+                break
+
+    retroactive = start < request.filed_on  # FL-7
+    return FilingCheck(violations, start, end, retroactive)
+
+
+def check_filing_cancel(
+    *,
+    type: str,
+    status: str,
+    start: dt.date,
+    day: dt.date,
+    params: Parameters,
+    action: str = "取消",
+) -> list[Violation]:
+    """FL-10 (only active) and FL-4 (a long-term filing is locked for six months)."""
+    violations = []
+    if status != "active":
+        violations.append(Violation("FL-10", f"只有有效的备案才能{action}。"))
+    if type == FilingType.LONG_TERM:
+        unlock = add_months(start, params.long_term_lock_months)
+        if day < unlock:
+            violations.append(
+                Violation(
+                    "FL-4",
+                    f"长期备案自开始之日起{params.long_term_lock_months}个月内不能{action}，"
+                    f"{unlock} 起方可办理。",
+                )
+            )
+    elif day < start and action == "取消":
+        violations.append(Violation("FL-10", "取消日期不能早于备案开始日期。"))
+    return violations

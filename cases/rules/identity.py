@@ -1,0 +1,159 @@
+"""ID-1..6: certificates, patients and reference codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from enum import StrEnum
+
+from cases.rules.base import GUANGXI, Violation
+
+# --- ID-1 resident ID numbers -------------------------------------------------------------
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"
+
+
+class CertType(StrEnum):
+    RESIDENT_ID = "resident_id"
+    PASSPORT = "passport"
+    HK_MACAU_PERMIT = "hk_macau_permit"
+    TAIWAN_PERMIT = "taiwan_permit"
+    FOREIGN_PERMANENT_RESIDENT = "foreign_permanent_resident"
+
+
+def normalize_cert_number(value: str) -> str:
+    """NFKC (full-width digits become ASCII), no surrounding space, upper-case x (ID-1)."""
+    return unicodedata.normalize("NFKC", value or "").strip().upper()
+
+
+def resident_id_check_char(first17: str) -> str:
+    total = sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS, strict=True))
+    return ID_CHECK_CHARS[total % 11]
+
+
+def id_birth_date(number: str) -> dt.date | None:
+    try:
+        return dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return None
+
+
+def id_sex(number: str) -> str:
+    """'M' or 'F' from the 17th character (odd = male)."""
+    return "M" if int(number[16]) % 2 else "F"
+
+
+def check_resident_id(number: str, today: dt.date) -> list[Violation]:
+    """ID-1 on an already normalised number."""
+    field_name = "cert_number"
+    if (
+        len(number) != 18
+        or not number[:17].isdigit()
+        or not (number[17].isdigit() or number[17] == "X")
+    ):
+        return [
+            Violation("ID-1", "居民身份证号应为18位：17位数字加1位校验码（数字或X）。", field_name)
+        ]
+    violations = []
+    if resident_id_check_char(number[:17]) != number[17]:
+        violations.append(Violation("ID-1", "居民身份证号校验码不正确，请核对号码。", field_name))
+    birth = id_birth_date(number)
+    if birth is None or not dt.date(1900, 1, 1) <= birth <= today:
+        violations.append(
+            Violation("ID-1", "居民身份证号中的出生日期（第7–14位）不是有效日期。", field_name)
+        )
+    return violations
+
+
+def check_certificate(cert_type: str, number: str, today: dt.date) -> list[Violation]:
+    if cert_type not in CertType.__members__.values():
+        return [Violation("ID-1", "证件类型不正确。", "cert_type")]
+    if not number:
+        return [Violation("ID-1", "请填写证件号码。", "cert_number")]
+    if cert_type == CertType.RESIDENT_ID:
+        return check_resident_id(number, today)
+    if len(number) > 30 or not number.isalnum():
+        return [Violation("ID-1", "证件号码只能由字母和数字组成，最多30位。", "cert_number")]
+    return []
+
+
+def id_prefix_warning(number: str, known_prefix: bool) -> str | None:
+    """An unknown address prefix is a warning, never a refusal (ID-1)."""
+    if known_prefix:
+        return None
+    return f"ID-1：身份证号前6位 {number[:6]} 不在行政区划代码表中（可能是历史代码），请核对。"
+
+
+# --- ID-5 / ID-6 patients -------------------------------------------------------------------
+
+
+INSURANCE_TYPES = {"310": "职工基本医疗保险", "390": "城乡居民基本医疗保险"}
+
+
+def check_patient(
+    *,
+    name: str,
+    insurance_type: str,
+    region_code: str | None,
+    region_is_active_county: bool,
+    bureau_county: str | None,
+) -> list[Violation]:
+    violations = []
+    if not name.strip():
+        violations.append(Violation("ID-1", "请填写参保人姓名。", "name"))
+    if insurance_type not in INSURANCE_TYPES:
+        violations.append(
+            Violation("ID-5", "险种应为310职工医保或390城乡居民医保。", "insurance_type")
+        )
+    if region_code is None:
+        violations.append(Violation("ID-2", "参保地不是有效的行政区划代码。", "region"))
+    if (
+        region_code is None
+        or not region_is_active_county
+        or not region_code.startswith(GUANGXI[:2])
+    ):
+        violations.append(Violation("ID-6", "参保地应为广西现行的县级行政区划。", "region"))
+    elif bureau_county is not None and region_code != bureau_county:
+        violations.append(Violation("ID-6", "参保地应为本经办机构所服务的县区。", "region"))
+    return violations
+
+
+# --- ID-2 / ID-3 / ID-4 reference codes -----------------------------------------------------
+
+
+def division_level(code: str) -> int | None:
+    """ID-2: 1 province (PP0000), 2 prefecture (PPCC00), 3 county; None if not a code."""
+    if len(code) != 6 or not code.isdigit():
+        return None
+    if code.endswith("0000"):
+        return 1
+    return 2 if code.endswith("00") else 3
+
+
+def check_institution_code(code: str, location: str | None) -> list[Violation]:
+    """ID-3: H (medical institution) or P (pharmacy), then the location's division code."""
+    if len(code) != 12 or code[0] not in "HP" or not code[1:].isdigit():
+        return [
+            Violation(
+                "ID-3",
+                "定点医药机构编码应为字母H（医疗机构）或P（药店）加11位数字，例如 H45120200001。",
+                "code",
+            )
+        ]
+    if location is not None and code[1:7] != location:
+        return [
+            Violation(
+                "ID-3",
+                f"机构编码第2–7位（{code[1:7]}）应为所在县区的区划代码（{location}）。",
+                "code",
+            )
+        ]
+    return []
+
+
+def check_disease_code(code: str) -> list[Violation]:
+    """ID-4: M and five digits."""
+    if len(code) != 6 or code[0] != "M" or not code[1:].isdigit():
+        return [Violation("ID-4", "门特病种编码应为字母M加5位数字，例如 M03900。", "code")]
+    return []

@@ -1,0 +1,179 @@
+"""QL-1..5: qualifications."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cases.rules.base import DiseaseFacts, Period, Violation, add_months
+from institutions.parameters import Parameters
+
+# --- QL: qualifications -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualificationFacts:
+    """A patient's existing qualification record (any status)."""
+
+    id: int
+    disease: str
+    status: str  # submitted | approved | rejected | cancelled | expired
+    applied_on: dt.date
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+
+    @property
+    def period(self) -> Period | None:
+        if self.valid_from is None:
+            return None
+        return Period(self.valid_from, self.valid_until)
+
+    def approved_on(self, day: dt.date) -> bool:
+        return self.status == "approved" and self.period is not None and self.period.covers(day)
+
+
+def renewal_target(
+    disease: str, applied_on: dt.date, existing: Sequence[QualificationFacts], params: Parameters
+) -> QualificationFacts | None:
+    """The approved qualification a new application would renew (QL-2), if any."""
+    window = dt.timedelta(days=params.reassessment_window_days)
+    for q in existing:
+        if (
+            q.disease == disease
+            and q.approved_on(applied_on)
+            and q.valid_until is not None
+            and q.valid_until - applied_on <= window
+        ):
+            return q
+    return None
+
+
+def check_application(
+    *,
+    disease: DiseaseFacts,
+    insurance_type: str,
+    applied_on: dt.date,
+    diagnosis_date: dt.date | None,
+    diagnosis_institution: str | None,
+    diagnosis_doctor: str,
+    existing: Sequence[QualificationFacts],
+    params: Parameters,
+) -> list[Violation]:
+    violations = []
+    if not disease.active:
+        violations.append(Violation("ID-4", f"病种{disease.code}已停用，不能申请。", "disease"))
+    if not disease.applies_to(insurance_type):
+        violations.append(
+            Violation("ID-5", f"病种{disease.name}不适用于该参保人的险种。", "disease")
+        )
+    same = [q for q in existing if q.disease == disease.code]
+    if any(q.status == "submitted" for q in same):
+        violations.append(
+            Violation("QL-2", "该病种已有一份待复核的申请，不能重复申请。", "disease")
+        )
+    valid_now = [q for q in same if q.approved_on(applied_on)]
+    if valid_now and renewal_target(disease.code, applied_on, existing, params) is None:
+        until = valid_now[0].valid_until
+        shown = f"（有效期至 {until - dt.timedelta(days=1)}）" if until else "（长期有效）"
+        violations.append(
+            Violation(
+                "QL-2",
+                f"该病种已有有效的认定资格{shown}，到期前"
+                f"{params.reassessment_window_days}天内方可申请续期。",
+                "disease",
+            )
+        )
+    violations += check_evidence(
+        applied_on=applied_on,
+        diagnosis_date=diagnosis_date,
+        diagnosis_institution=diagnosis_institution,
+        diagnosis_doctor=diagnosis_doctor,
+    )
+    return violations
+
+
+def check_evidence(
+    *,
+    applied_on: dt.date,
+    diagnosis_date: dt.date | None,
+    diagnosis_institution: str | None,
+    diagnosis_doctor: str,
+) -> list[Violation]:
+    violations = []
+    if not diagnosis_institution:
+        violations.append(Violation("QL-5", "请填写诊断医疗机构。", "diagnosis_institution"))
+    if not diagnosis_doctor.strip():
+        violations.append(Violation("QL-5", "请填写诊断医师。", "diagnosis_doctor"))
+    if diagnosis_date is None:
+        violations.append(Violation("QL-5", "请填写诊断日期。", "diagnosis_date"))
+    elif diagnosis_date > applied_on:
+        violations.append(Violation("QL-5", "诊断日期不能晚于申请日期。", "diagnosis_date"))
+    return violations
+
+
+def qualification_validity(disease: DiseaseFacts, valid_from: dt.date) -> dt.date | None:
+    """QL-3: the first day the qualification no longer applies (None = open-ended)."""
+    if disease.validity == "months" and disease.validity_months:
+        return add_months(valid_from, disease.validity_months)
+    if disease.validity == "calendar_year":
+        return dt.date(valid_from.year + 1, 1, 1)
+    return None
+
+
+def check_decision(
+    *,
+    status: str,
+    applied_on: dt.date,
+    decided_on: dt.date,
+    recorded_by: int,
+    reviewer: int,
+) -> list[Violation]:
+    """QL-1 for approving or rejecting an application."""
+    violations = []
+    if status != "submitted":
+        violations.append(Violation("QL-1", "只有待复核的申请才能审核。"))
+    if reviewer == recorded_by:
+        violations.append(Violation("QL-1", "复核人不能是录入该申请的经办人（双人复核）。"))
+    if decided_on < applied_on:
+        violations.append(Violation("QL-1", "审核日期不能早于申请日期。", "decided_on"))
+    return violations
+
+
+def approval_period(
+    *,
+    disease: DiseaseFacts,
+    decided_on: dt.date,
+    renewed: QualificationFacts | None,
+) -> Period:
+    """QL-2/QL-3: a renewal approved in time starts on the old qualification's end date."""
+    start = decided_on
+    if renewed is not None and renewed.valid_until is not None and renewed.valid_until > start:
+        start = renewed.valid_until
+    return Period(start, qualification_validity(disease, start))
+
+
+def check_approval(
+    *,
+    disease: DiseaseFacts,
+    qualification_id: int,
+    period: Period,
+    existing: Sequence[QualificationFacts],
+) -> list[Violation]:
+    """QL-2 (no two approved at once) and QL-4 (mutually exclusive diseases)."""
+    violations = []
+    for q in existing:
+        if q.id == qualification_id or q.status != "approved" or q.period is None:
+            continue
+        if not q.period.overlaps(period):
+            continue
+        if q.disease == disease.code:
+            violations.append(Violation("QL-2", "同一病种不能同时有两个有效的认定资格。"))
+        elif q.disease in disease.exclusive_with:
+            violations.append(
+                Violation(
+                    "QL-4",
+                    f"病种{disease.code}与已认定的病种{q.disease}互斥，不能同时认定。",
+                )
+            )
+    return violations

@@ -1,0 +1,151 @@
+"""SL-1..6: selected institutions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cases.rules.base import MUNICIPALITIES, InstitutionFacts, Period, Violation
+from institutions.parameters import Parameters
+
+# --- SL: selected institutions ------------------------------------------------------------
+
+
+class Scope(StrEnum):
+    IN_CITY = "in_city"
+    IN_REGION = "in_region"
+    CROSS_PROVINCE = "cross_province"
+
+
+SCOPE_LABELS = {
+    Scope.IN_CITY: "市内",
+    Scope.IN_REGION: "区内异地",
+    Scope.CROSS_PROVINCE: "跨省",
+}
+
+
+def selection_scope(patient_prefecture: str, institution: InstitutionFacts) -> Scope:
+    """SL-3: computed from the places, never typed."""
+    if institution.prefecture == patient_prefecture:
+        return Scope.IN_CITY
+    if institution.in_guangxi:
+        return Scope.IN_REGION
+    return Scope.CROSS_PROVINCE
+
+
+@dataclass(frozen=True)
+class SelectionFacts:
+    id: int
+    institution: str
+    slot: int
+    period: Period
+
+
+@dataclass(frozen=True)
+class FilingFacts:
+    """A filing, or a cross-province transfer letter counted as one (TL-5)."""
+
+    id: int
+    kind: str  # "filing" | "letter"
+    type: str  # long_term | temporary
+    destination: str  # PPCC00 prefecture, or a municipality's province code
+    period: Period
+    status: str = "active"
+
+    def covers_place(self, institution: InstitutionFacts) -> bool:
+        if self.destination in MUNICIPALITIES:
+            return institution.province == self.destination
+        return institution.prefecture == self.destination
+
+    def valid_on(self, day: dt.date) -> bool:
+        # A cancelled filing's period already ends on its cancellation date (FL-10).
+        return self.status in ("active", "expired", "cancelled") and self.period.covers(day)
+
+
+def find_basis(
+    institution: InstitutionFacts, day: dt.date, bases: Sequence[FilingFacts]
+) -> FilingFacts | None:
+    """SL-4/ST-6: a filing or letter valid on ``day`` that covers the institution's place.
+
+    Filings come first: a long-term filing is the more durable basis.
+    """
+    candidates = [b for b in bases if b.valid_on(day) and b.covers_place(institution)]
+    candidates.sort(key=lambda b: (b.kind != "filing", b.type != "long_term", b.id))
+    return candidates[0] if candidates else None
+
+
+@dataclass(frozen=True)
+class SelectionCheck:
+    violations: list[Violation]
+    scope: Scope
+    slot: int | None
+    basis: FilingFacts | None
+    notices: list[str] = field(default_factory=list)
+
+
+def check_selection(
+    *,
+    patient_prefecture: str,
+    institution: InstitutionFacts,
+    start: dt.date,
+    existing: Sequence[SelectionFacts],
+    bases: Sequence[FilingFacts],
+    params: Parameters,
+) -> SelectionCheck:
+    violations = []
+    notices = []
+    scope = selection_scope(patient_prefecture, institution)
+    new_period = Period(start)
+
+    overlapping = [s for s in existing if s.period.overlaps(new_period)]
+    if any(s.institution == institution.code for s in overlapping):
+        violations.append(
+            Violation("SL-6", "该机构已是参保人的选点机构，不能重复选择。", "institution")
+        )
+    used_slots = {s.slot for s in overlapping}
+    free = [
+        slot for slot in range(1, params.max_selected_institutions + 1) if slot not in used_slots
+    ]
+    if not free:
+        violations.append(
+            Violation(
+                "SL-1",
+                f"参保人选点机构已达上限（{params.max_selected_institutions}家，"
+                "市内、区内异地、跨省合计），请先终止一家再新增。",
+                "institution",
+            )
+        )
+    if not institution.designated_on(start):
+        violations.append(
+            Violation("SL-2", "该机构在选点开始日不是有效的定点医疗机构。", "institution")
+        )
+    basis = None
+    if scope == Scope.CROSS_PROVINCE:
+        basis = find_basis(institution, start, bases)
+        if basis is None:
+            violations.append(
+                Violation(
+                    "SL-4",
+                    "跨省选点需在开始日有有效的跨省异地就医备案（目的地覆盖该机构所在地）"
+                    "或转诊证明。",
+                    "institution",
+                )
+            )
+    elif scope == Scope.IN_REGION:
+        notices.append("SL-5：区内异地选点无需备案；建议办理转诊或备案以保障待遇。")
+    return SelectionCheck(violations, scope, free[0] if free else None, basis, notices)
+
+
+def check_selection_end(
+    *, start: dt.date, current_end: dt.date | None, end: dt.date, reason: str
+) -> list[Violation]:
+    violations = []
+    if current_end is not None:
+        violations.append(Violation("SL-6", "该选点已终止，不能再次终止。"))
+    if end < start:
+        violations.append(Violation("SL-6", "终止日期不能早于选点开始日期。", "end"))
+    if not reason.strip():
+        violations.append(Violation("SL-6", "终止选点须填写原因。", "end_reason"))
+    return violations
