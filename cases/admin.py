@@ -94,7 +94,7 @@ class TransferLetterAdmin(ReadOnlyCaseAdmin):
 
 @admin.register(Reminder)
 class ReminderAdmin(admin.ModelAdmin):
-    list_display = ["patient", "stage", "due_on", "status", "sent_at", "attempts"]
+    list_display = ["patient", "stage", "due_on", "status", "sent_at"]
     list_filter = ["status", "stage"]
     list_select_related = ["patient"]
     show_full_result_count = False

@@ -180,8 +180,6 @@ INSERT_COLUMNS = [
     "due_on",
     "record_end",
     "status",
-    "attempts",
-    "last_error",
 ]
 
 
@@ -211,8 +209,6 @@ def _insert(rows: list[Reminder]) -> list[Reminder]:
             row.due_on,
             row.record_end,
             row.status,
-            0,
-            "",
         ]
     sql = (
         f"INSERT INTO {table} ({', '.join(INSERT_COLUMNS)}, created_at) "  # noqa: S608 - fixed names
@@ -225,14 +221,16 @@ def _insert(rows: list[Reminder]) -> list[Reminder]:
 
 
 @transaction.atomic
-def run_reminders(day: dt.date) -> RunReport:
-    """Everything due on ``day`` (Asia/Shanghai); safe to run again or concurrently."""
+def run_reminders(day: dt.date, patient_ids: list[int] | None = None) -> RunReport:
+    """Everything due on ``day`` (Asia/Shanghai); safe to run again or concurrently.
+    ``patient_ids`` limits the run to those patients' records."""
     report = RunReport(day)
+    scope = {} if patient_ids is None else {"patient_id__in": patient_ids}
     params = parameters_on(day)
     record_stages = params.reminder_stages_days
     qual_stages = params.reassessment_stages_days
 
-    for batch in _chunks(_temporary_filings(day, max(record_stages))):
+    for batch in _chunks(_temporary_filings(day, max(record_stages)).filter(**scope)):
         _stage_records(
             report,
             key="filing",
@@ -242,7 +240,7 @@ def run_reminders(day: dt.date) -> RunReport:
             stages_days=record_stages,
             expired_status=Filing.Status.EXPIRED,
         )
-    for batch in _chunks(_letters(day, max(record_stages))):
+    for batch in _chunks(_letters(day, max(record_stages)).filter(**scope)):
         _stage_records(
             report,
             key="transfer_letter",
@@ -252,7 +250,7 @@ def run_reminders(day: dt.date) -> RunReport:
             stages_days=record_stages,
             expired_status=TransferLetter.Status.EXPIRED,
         )
-    for batch in _chunks(_qualifications(day, max(qual_stages))):
+    for batch in _chunks(_qualifications(day, max(qual_stages)).filter(**scope)):
         _stage_records(
             report,
             key="qualification",
@@ -263,11 +261,11 @@ def run_reminders(day: dt.date) -> RunReport:
             expired_status=Qualification.Status.EXPIRED,
             silent=_renewed([q.pk for q in batch]),
         )
-    _lock_lifted(report, params)
+    _lock_lifted(report, params, scope)
     return report
 
 
-def _lock_lifted(report: RunReport, params: Any) -> None:
+def _lock_lifted(report: RunReport, params: Any, scope: dict[str, Any]) -> None:
     """RM-2: one notice the day a long-term filing's lock lifts (late if missed)."""
     day = report.day
     latest_start = rules.add_months(day, -params.long_term_lock_months)
@@ -276,6 +274,7 @@ def _lock_lifted(report: RunReport, params: Any) -> None:
         Filing.objects.filter(
             status=Filing.Status.ACTIVE, type=Filing.Type.LONG_TERM, start__lte=latest_start
         )
+        .filter(**scope)
         .exclude(reminders__stage=rules.LOCK_LIFTED)
         .select_related("patient")
     )
@@ -297,3 +296,34 @@ def _lock_lifted(report: RunReport, params: Any) -> None:
                 )
             )
         report.created += _insert(rows)
+
+
+# --- the job --------------------------------------------------------------------------------
+
+
+def run_job(day: dt.date) -> RunReport:
+    """The daily job: due stages and expiries, deliveries for each new reminder, sent by
+    the worker after commit (a rollback sends nothing). Recorded for the status page."""
+    from django.utils import timezone
+
+    from cases import delivery
+    from cases.models import JobRun
+
+    run = JobRun.objects.create(day=day)
+    with transaction.atomic():
+        report = run_reminders(day)
+        delivery.enqueue(delivery.create_deliveries(report.created))
+    run.finished_at = timezone.now()
+    run.summary = report.summary()[:300]
+    run.save(update_fields=["finished_at", "summary"])
+    return report
+
+
+def check_patients(day: dt.date, patient_ids: list[int]) -> RunReport:
+    """The same job for a few patients whose records just changed (the outbox)."""
+    from cases import delivery
+
+    with transaction.atomic():
+        report = run_reminders(day, patient_ids=patient_ids)
+        delivery.enqueue(delivery.create_deliveries(report.created))
+    return report

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from cases import facts, rules
 from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
-from cases.reminders import run_reminders
+from cases.reminders import run_job
 from cases.services import PolicyRefusal
 from cases.services.filings import filing_cancel, filing_create
 from cases.services.letters import letter_issue
@@ -469,7 +469,7 @@ def perform(run: Run, action: str, args: dict[str, Any]) -> Any:
     if action == "run_reminders":
         day = as_date(args["date"], "date")
         with facts.as_of(day):
-            return run_reminders(day)
+            return run_job(day)
     raise ScenarioError(f"unknown action {action!r}")
 
 

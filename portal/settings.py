@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -184,7 +185,42 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DATA_DIR / "celerybeat-schedule")
+# Reliable delivery: a task is acknowledged only after it ran (late ack), one message at a
+# time per worker process, hard and soft time limits, and a task whose worker died is
+# requeued (safe only because time limits bound every task). Redis redelivers an
+# unacknowledged message after the visibility timeout, which must exceed the time limit.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "300"))
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+if CELERY_BROKER_URL.startswith("redis"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+    }
+# A delivery claimed longer ago than this belongs to a dead worker (> the time limit).
+DELIVERY_CLAIM_TIMEOUT = int(
+    os.environ.get("DELIVERY_CLAIM_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + 60))
+)
+# A delivery still pending this long after it was created is enqueued again by the sweep.
+DELIVERY_REQUEUE_AFTER = int(os.environ.get("DELIVERY_REQUEUE_AFTER", "120"))
+DELIVERY_MAX_RETRIES = 6
+SMS_GATEWAY = os.environ.get("SMS_GATEWAY", "cases.delivery.OutboxSmsGateway")
+
 CELERY_BEAT_SCHEDULE = {
+    # RM-1..5: the daily reminder job at 08:00 Asia/Shanghai.
+    "daily-reminders": {
+        "task": "cases.tasks.run_daily_reminders",
+        "schedule": crontab(hour=8, minute=0),
+    },
+    # Re-enqueue what a broker outage or a dead worker left behind.
+    "sweep-reminders": {
+        "task": "cases.tasks.sweep",
+        "schedule": 120.0,
+        "options": {"expires": 110},
+    },
     "heartbeat": {
         "task": "portal.tasks.heartbeat",
         "schedule": 60.0,

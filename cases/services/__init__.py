@@ -37,3 +37,18 @@ def save_as(instance: models.Model, by: Any, **kwargs: Any) -> None:
     tasks and the scenario runner rely on this)."""
     instance._history_user = by  # type: ignore[attr-defined]
     instance.save(**kwargs)
+
+
+def reminders_may_be_due(patient_id: int) -> None:
+    """A dated record changed: check the patient's reminders once this commits.
+
+    The ReminderCheck row is written in the same transaction (a transactional outbox), so
+    a broker outage cannot lose it: the save succeeds, and the periodic sweep sends the
+    check once the broker is back.
+    """
+    from cases.models import ReminderCheck
+    from cases.tasks import check_patient_reminders
+    from portal.queue import enqueue_on_commit
+
+    ReminderCheck.objects.create(patient_id=patient_id)
+    enqueue_on_commit(check_patient_reminders, patient_id)

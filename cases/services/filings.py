@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from cases import facts, rules
 from cases.models import Filing, Patient, TransferLetter
-from cases.services import PolicyRefusal, refuse_if, save_as
+from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due, save_as
 from institutions.models import Region
 from institutions.parameters import parameters_on
 from portal.models import User
@@ -94,6 +94,7 @@ def filing_create(
         raise PolicyRefusal(
             [rules.Violation("FL-8", "与参保人已有的备案冲突，请刷新后重试。")]
         ) from exc
+    reminders_may_be_due(patient.pk)
     return filing
 
 

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from cases import facts, rules
 from cases.models import Patient, TransferLetter
-from cases.services import PolicyRefusal, refuse_if, save_as
+from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due, save_as
 from institutions.models import Disease, Institution
 from institutions.parameters import parameters_on
 from portal.models import User
@@ -73,4 +73,5 @@ def letter_issue(
         raise PolicyRefusal(
             [rules.Violation("TL-4", "转诊证明编号已存在，请重试。", "serial")]
         ) from exc
+    reminders_may_be_due(patient.pk)
     return letter

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from cases import facts, rules
 from cases.models import Patient, Qualification
-from cases.services import PolicyRefusal, refuse_if, save_as
+from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due, save_as
 from institutions.models import Disease, Institution
 from institutions.parameters import parameters_on
 from portal.models import User
@@ -118,6 +118,8 @@ def qualification_approve(
         raise PolicyRefusal(
             [rules.Violation("QL-2", "同一病种不能同时有两个有效的认定资格。")]
         ) from exc
+    if qualification.valid_until is not None:
+        reminders_may_be_due(patient.pk)
     return qualification
 
 

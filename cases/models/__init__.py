@@ -1,0 +1,30 @@
+"""Case records (records.py) and reminders with their deliveries (notices.py)."""
+
+from cases.models.notices import Delivery, JobRun, Notification, Reminder, ReminderCheck, SmsOutbox
+from cases.models.records import (
+    Channel,
+    DateRange,
+    Filing,
+    Patient,
+    Qualification,
+    ResidentIdValid,
+    Selection,
+    TransferLetter,
+)
+
+__all__ = [
+    "Channel",
+    "DateRange",
+    "Delivery",
+    "Filing",
+    "JobRun",
+    "Notification",
+    "Patient",
+    "Qualification",
+    "Reminder",
+    "ReminderCheck",
+    "ResidentIdValid",
+    "Selection",
+    "SmsOutbox",
+    "TransferLetter",
+]

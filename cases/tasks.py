@@ -1,0 +1,56 @@
+"""Thin Celery tasks: they take ids, call the reminder and delivery functions, and retry."""
+
+from __future__ import annotations
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import transaction
+
+from cases import delivery, facts, reminders
+from cases.models import ReminderCheck
+from portal.queue import enqueue_now
+
+
+@shared_task(name="cases.tasks.run_daily_reminders", ignore_result=True)
+def run_daily_reminders() -> str:
+    return reminders.run_job(facts.today()).summary()
+
+
+@shared_task(
+    name="cases.tasks.deliver_reminder",
+    bind=True,
+    ignore_result=True,
+    max_retries=settings.DELIVERY_MAX_RETRIES,
+)
+def deliver_reminder(self: Task, delivery_id: int) -> str:
+    try:
+        return delivery.deliver(delivery_id)
+    except delivery.TransientDeliveryError as exc:
+        if self.request.retries >= (self.max_retries or 0):
+            delivery.give_up(delivery_id, str(exc))
+            return "gave up"
+        # Exponential backoff: 30 s, 60 s, 2 min, … up to about half an hour.
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 1800)) from exc
+
+
+@shared_task(name="cases.tasks.check_patient_reminders", ignore_result=True)
+def check_patient_reminders(patient_id: int) -> None:
+    """A patient's records changed: anything already due goes out now, not tomorrow."""
+    with transaction.atomic():
+        checks = ReminderCheck.objects.select_for_update(skip_locked=True).filter(
+            patient_id=patient_id
+        )
+        if not list(checks):
+            return
+        reminders.check_patients(facts.today(), [patient_id])
+        checks.delete()
+
+
+@shared_task(name="cases.tasks.sweep", ignore_result=True)
+def sweep() -> None:
+    """Enqueue again what a broker outage or a dead worker left behind."""
+    for delivery_id in delivery.stale_or_lost():
+        enqueue_now(deliver_reminder, delivery_id)
+    patient_ids = set(ReminderCheck.objects.values_list("patient_id", flat=True)[:5000])
+    for patient_id in patient_ids:
+        enqueue_now(check_patient_reminders, patient_id)
