@@ -15,7 +15,18 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @permission_required("portal.view_status", raise_exception=True)
 def status(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/status.html", {"heartbeats": heartbeat.status()})
+    from cases import delivery
+    from cases.models import JobRun
+
+    return render(
+        request,
+        "portal/status.html",
+        {
+            "heartbeats": heartbeat.status(),
+            "last_run": JobRun.objects.first(),
+            "deliveries": delivery.status_counts(),
+        },
+    )
 
 
 @login_not_required

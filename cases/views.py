@@ -1,0 +1,29 @@
+"""Clerk pages of the cases app (the full portal grows here)."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from cases.models import Notification
+
+
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The clerk's portal inbox: reminders and notices, newest first."""
+    notifications = Notification.objects.filter(user_id=int(request.user.pk or 0)).select_related(
+        "patient"
+    )
+    page = Paginator(notifications, 30).get_page(request.GET.get("page"))
+    return render(request, "cases/inbox.html", {"page": page})
+
+
+@require_POST
+def inbox_read(request: HttpRequest, pk: int) -> HttpResponse:
+    notification = get_object_or_404(Notification, pk=pk, user_id=int(request.user.pk or 0))
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return redirect("inbox")
