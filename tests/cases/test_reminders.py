@@ -208,9 +208,9 @@ def test_a_transient_failure_releases_the_claim_for_a_retry(clerk, patient):
     temporary_filing(clerk, patient, D(2025, 3, 1))
     ids = delivery.create_deliveries(reminders.run_reminders(D(2025, 8, 2)).created)
     sms = Delivery.objects.get(pk__in=ids, channel="sms")
-    with mock.patch.object(delivery.OutboxSmsGateway, "send", side_effect=OSError("gateway down")):
-        with pytest.raises(delivery.TransientDeliveryError):
-            delivery.deliver(sms.pk)
+    down = mock.patch.object(delivery.OutboxSmsGateway, "send", side_effect=OSError("gateway down"))
+    with down, pytest.raises(delivery.TransientDeliveryError):
+        delivery.deliver(sms.pk)
     sms.refresh_from_db()
     assert (sms.status, sms.attempts) == (Delivery.Status.PENDING, 1)
     assert delivery.deliver(sms.pk) == "sent"
