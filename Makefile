@@ -30,6 +30,7 @@ run: install
 	  $(PY) manage.py migrate --noinput && \
 	  $(PY) manage.py load_reference_data && \
 	  $(PY) manage.py load_demo_data && \
+	  $(PY) manage.py run_reminders && \
 	  exec $(VENV)/bin/honcho start'
 
 test: install-dev
