@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 
 from cases import delivery, facts, reminders
-from cases.models import ReminderCheck
+from cases.models import Patient, ReminderCheck
 from portal.queue import enqueue_now
 
 
@@ -37,13 +37,17 @@ def deliver_reminder(self: Task, delivery_id: int) -> str:
 def check_patient_reminders(patient_id: int) -> None:
     """A patient's records changed: anything already due goes out now, not tomorrow."""
     with transaction.atomic():
-        checks = ReminderCheck.objects.select_for_update(skip_locked=True).filter(
-            patient_id=patient_id
+        # One check per patient at a time (the row lock the services take too); the
+        # checks taken here are deleted by id, so a newer one written meanwhile survives.
+        if not Patient.objects.select_for_update().filter(pk=patient_id).exists():
+            return
+        taken = list(
+            ReminderCheck.objects.filter(patient_id=patient_id).values_list("pk", flat=True)
         )
-        if not list(checks):
+        if not taken:
             return
         reminders.check_patients(facts.today(), [patient_id])
-        checks.delete()
+        ReminderCheck.objects.filter(pk__in=taken).delete()
 
 
 @shared_task(name="cases.tasks.sweep", ignore_result=True)
