@@ -46,18 +46,6 @@ class RunReport:
         )
 
 
-@dataclass(frozen=True)
-class Source:
-    """One kind of record the job looks at."""
-
-    key: str  # the Reminder foreign key: filing | transfer_letter | qualification
-    model: type[models.Model]
-    end_field: str
-    expired_status: str
-    queryset: Callable[[dt.date, int], models.QuerySet[Any]]
-    stages: Callable[[rules.DueStages], Any] | None = None
-
-
 def _chunks(queryset: models.QuerySet[Any]) -> Iterator[list[Any]]:
     """Keyset pagination by id: memory stays constant whatever the number of rows."""
     last = 0
