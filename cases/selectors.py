@@ -75,3 +75,71 @@ def reviews_waiting(user: Any) -> QuerySet[Qualification]:
         .select_related("patient", "disease", "recorded_by")
         .order_by("applied_on", "pk")
     )
+
+
+@dataclass
+class Change:
+    """One entry of a history timeline."""
+
+    when: Any
+    user: Any
+    kind: str
+    action: str
+    summary: str
+    patient_id: int
+
+
+HISTORY_ACTIONS = {"+": "新建", "~": "修改", "-": "删除"}
+
+
+def _history_models() -> list[Any]:
+    return [
+        Patient.history,
+        Qualification.history,
+        Selection.history,
+        Filing.history,
+        TransferLetter.history,
+    ]
+
+
+def _changes(filters: dict[str, Any], limit: int) -> list[Change]:
+    entries: list[Change] = []
+    for manager in _history_models():
+        model = manager.model
+        patient_field = "id" if model.instance_type is Patient else "patient_id"
+        rows = (
+            manager.filter(
+                **{k.replace("patient_id", patient_field): v for k, v in filters.items()}
+            )
+            .select_related("history_user")
+            .order_by("-history_date")[:limit]
+        )
+        for row in rows:
+            status = getattr(row, "get_status_display", None)
+            summary = str(row.instance) if model.instance_type is not Patient else row.name
+            if status:
+                summary = f"{summary}（{status()}）"
+            entries.append(
+                Change(
+                    when=row.history_date,
+                    user=row.history_user,
+                    kind=model.instance_type._meta.verbose_name,
+                    action=HISTORY_ACTIONS.get(row.history_type, row.history_type),
+                    summary=summary,
+                    patient_id=getattr(row, patient_field),
+                )
+            )
+    entries.sort(key=lambda c: c.when, reverse=True)
+    return entries[:limit]
+
+
+def recent_changes(user: Any, limit: int = 12) -> list[Change]:
+    """The latest changes in the user's bureau, across every kind of case record."""
+    if not user.bureau_id:
+        return []
+    return _changes({"patient_id__in": patients_visible_to(user).values("pk")}, limit)
+
+
+def timeline(patient: Patient, limit: int = 200) -> list[Change]:
+    """Every change to a patient's case, newest first, with user and time."""
+    return _changes({"patient_id": patient.pk}, limit)

@@ -99,3 +99,22 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_component_display()} {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditEvent(models.Model):
+    """Things that are not record changes but must be traceable: exports, prints, unmasking."""
+
+    user = models.ForeignKey(
+        User, verbose_name="用户", on_delete=models.PROTECT, related_name="audit_events"
+    )
+    action = models.CharField("操作", max_length=30)
+    detail = models.CharField("内容", max_length=300, blank=True)
+    created_at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "审计记录"
+        verbose_name_plural = "审计记录"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.action} {self.detail}"

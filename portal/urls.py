@@ -1,8 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from cases import views as case_views
 from portal import views
 
 admin.site.site_header = "门特经办系统 · 数据管理"
@@ -10,7 +9,6 @@ admin.site.site_title = "门特经办系统"
 admin.site.index_title = "基础数据与账户"
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
@@ -18,9 +16,8 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("status/", views.status, name="status"),
-    path("inbox/", case_views.inbox, name="inbox"),
-    path("inbox/<int:pk>/read/", case_views.inbox_read, name="inbox_read"),
     # One login page for the portal and the admin site.
     path("admin/login/", views.admin_login),
     path("admin/", admin.site.urls),
+    path("", include("cases.urls")),
 ]

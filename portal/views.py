@@ -9,10 +9,6 @@ from django.shortcuts import render
 from portal import heartbeat
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html")
-
-
 @permission_required("portal.view_status", raise_exception=True)
 def status(request: HttpRequest) -> HttpResponse:
     from cases import delivery

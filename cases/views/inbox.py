@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cases.models import Notification
+from cases.views.common import StaffRequest
 
 
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: StaffRequest) -> HttpResponse:
     """The clerk's portal inbox: reminders and notices, newest first."""
     notifications = Notification.objects.filter(user_id=int(request.user.pk or 0)).select_related(
         "patient"
@@ -21,7 +22,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def inbox_read(request: HttpRequest, pk: int) -> HttpResponse:
+def inbox_read(request: StaffRequest, pk: int) -> HttpResponse:
     notification = get_object_or_404(Notification, pk=pk, user_id=int(request.user.pk or 0))
     if notification.read_at is None:
         notification.read_at = timezone.now()

@@ -1,0 +1,275 @@
+"""Forms for the clerk's pages. They only shape input: the rules are checked by the
+services, whose refusals are shown next to the fields (see ``show_refusal``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.urls import reverse
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from cases import rules
+from cases.models import Channel, Filing, Patient, TransferLetter
+from cases.services import PolicyRefusal
+from institutions.models import Disease, Institution, Region
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+def rule_link(rule_id: str) -> SafeString:
+    return format_html('<a href="{}#{}">{}</a>', reverse("policy"), rule_id, rule_id)
+
+
+def violation_html(violation: rules.Violation) -> SafeString:
+    """A refusal as shown to the clerk: the rule ID linked to the policy page, then why."""
+    return mark_safe(f"{rule_link(violation.rule)}：{escape(violation.message)}")  # noqa: S308 - parts escaped above
+
+
+def show_refusal(
+    form: forms.Form, refusal: PolicyRefusal, field_map: dict[str, str] | None = None
+) -> None:
+    """Put each violated rule next to its field (or above the form)."""
+    field_map = field_map or {}
+    for violation in refusal.violations:
+        name = field_map.get(violation.field or "", violation.field)
+        form.add_error(name if name in form.fields else None, violation_html(violation))
+
+
+class CodeField(forms.CharField):
+    """Codes typed by clerks: full-width characters and spaces are normalised."""
+
+    def to_python(self, value: Any) -> str:
+        return rules.normalize_cert_number(super().to_python(value) or "")
+
+
+class InstitutionField(forms.ModelChoiceField):
+    """An institution chosen by its code (typed, or picked from the autocomplete list)."""
+
+    widget = forms.TextInput(
+        attrs={
+            "list": "institution-options",
+            "autocomplete": "off",
+            "data-autocomplete": "institutions",
+            "placeholder": "机构编码或名称",
+        }
+    )
+    default_error_messages = {"invalid_choice": "ID-3：没有这个定点医药机构编码。"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            queryset=Institution.objects.select_related("location"), to_field_name="code", **kwargs
+        )
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str):
+            value = rules.normalize_cert_number(value).split(" ")[0]
+        return super().to_python(value)
+
+    def label_from_instance(self, obj: Institution) -> str:
+        return f"{obj.code} {obj.name}"
+
+
+def disease_field(**kwargs: Any) -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        queryset=Disease.objects.filter(active=True).order_by("code"),
+        label="病种",
+        empty_label="请选择病种",
+        **kwargs,
+    )
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label="证件号码 / 姓名 / 拼音首字母 / 电话", required=False, max_length=40)
+    disease = forms.ModelChoiceField(
+        queryset=Disease.objects.order_by("code"),
+        required=False,
+        label="病种",
+        empty_label="全部病种",
+    )
+    insurance_type = forms.ChoiceField(
+        choices=[("", "全部险种"), *Patient.Insurance.choices], required=False, label="险种"
+    )
+    filing_status = forms.ChoiceField(
+        choices=[("", "不限备案"), ("active", "有有效跨省备案"), ("none", "无有效跨省备案")],
+        required=False,
+        label="备案状态",
+    )
+
+
+class RegisterForm(forms.Form):
+    cert_type = forms.ChoiceField(choices=Patient.CertType.choices, label="证件类型")
+    cert_number = CodeField(label="证件号码", max_length=40)
+    name = forms.CharField(label="姓名", max_length=50)
+    insurance_type = forms.ChoiceField(choices=Patient.Insurance.choices, label="险种")
+    phone = forms.CharField(label="联系电话", max_length=20, required=False)
+    address = forms.CharField(label="联系地址", max_length=200, required=False)
+
+
+class AgentForm(forms.Form):
+    channel = forms.ChoiceField(choices=Channel.choices, label="办理渠道", initial=Channel.WINDOW)
+    agent_name = forms.CharField(label="代办人姓名", max_length=50, required=False)
+    agent_cert_number = CodeField(label="代办人证件号码", max_length=30, required=False)
+    agent_phone = forms.CharField(label="代办人电话", max_length=20, required=False)
+    agent_relation = forms.CharField(label="与参保人关系", max_length=20, required=False)
+
+    def agent(self) -> rules.Agent:
+        data = self.cleaned_data
+        return rules.Agent(
+            data.get("agent_name", ""),
+            data.get("agent_cert_number", ""),
+            data.get("agent_phone", ""),
+            data.get("agent_relation", ""),
+        )
+
+
+class ApplyForm(AgentForm):
+    disease = disease_field()
+    applied_on = forms.DateField(label="申请日期", widget=DateInput())
+    diagnosis_institution = InstitutionField(label="诊断医疗机构")
+    diagnosis_date = forms.DateField(label="诊断日期", widget=DateInput())
+    diagnosis_doctor = forms.CharField(label="诊断医师", max_length=50)
+
+    field_order = [
+        "disease",
+        "applied_on",
+        "diagnosis_institution",
+        "diagnosis_date",
+        "diagnosis_doctor",
+    ]
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("approve", "认定通过"), ("reject", "不予认定")],
+        label="复核结论",
+        widget=forms.RadioSelect,
+    )
+    decided_on = forms.DateField(label="复核日期", widget=DateInput())
+    note = forms.CharField(label="复核意见（不予认定时必填）", max_length=200, required=False)
+
+
+class SelectionForm(forms.Form):
+    institution = InstitutionField(label="选点机构")
+    start = forms.DateField(label="开始日期", widget=DateInput())
+
+
+class EndSelectionForm(forms.Form):
+    end = forms.DateField(label="终止日期（自该日起不再有效）", widget=DateInput())
+    end_reason = forms.CharField(label="终止原因", max_length=200)
+
+
+def filing_destinations() -> Any:
+    """FL-1: prefecture-level cities and the four municipalities, outside Guangxi."""
+    from django.db.models import Q
+
+    return (
+        Region.objects.filter(active=True)
+        .filter(Q(level=Region.Level.PREFECTURE) | Q(code__in=sorted(rules.MUNICIPALITIES)))
+        .exclude(code__startswith=rules.GUANGXI[:2])
+        .order_by("code")
+    )
+
+
+class DestinationField(forms.ModelChoiceField):
+    default_error_messages = {
+        "invalid_choice": "FL-1：目的地应为广西以外的地级市或直辖市。",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            queryset=filing_destinations(),
+            to_field_name="code",
+            empty_label="请选择就医地",
+            **kwargs,
+        )
+
+    def label_from_instance(self, obj: Region) -> str:
+        return f"{obj.code} {obj.full_name}"
+
+
+class FilingForm(AgentForm):
+    type = forms.ChoiceField(choices=Filing.Type.choices, label="备案类型")
+    subtype = forms.ChoiceField(choices=Filing.Subtype.choices, label="人员类别")
+    destination = DestinationField(label="就医地（广西以外）")
+    start = forms.DateField(label="开始日期", widget=DateInput())
+    end = forms.DateField(
+        label="结束日期（临时备案可不填，默认6个月）", widget=DateInput(), required=False
+    )
+    transfer_letter = forms.ModelChoiceField(
+        queryset=TransferLetter.objects.none(),
+        required=False,
+        label="转诊证明（异地转诊时必选）",
+        empty_label="无",
+    )
+    materials = forms.MultipleChoiceField(
+        choices=list(rules.MATERIALS.items()),
+        label="已收材料",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    field_order = ["type", "subtype", "destination", "start", "end", "transfer_letter", "materials"]
+
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["transfer_letter"]
+        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
+        field.queryset = TransferLetter.objects.filter(patient=patient).select_related("receiver")
+
+
+class CancelFilingForm(forms.Form):
+    day = forms.DateField(label="取消日期（临时备案的结束日）", widget=DateInput())
+    reason = forms.CharField(label="取消原因", max_length=200)
+
+
+class LetterForm(forms.Form):
+    disease = disease_field()
+    issuer = InstitutionField(label="开具机构（参保地二级及以上医院）")
+    receiver = InstitutionField(label="转入机构（参保地以外）")
+    reason = forms.ChoiceField(choices=TransferLetter.Reason.choices, label="转诊原因")
+    reason_text = forms.CharField(label="具体原因", max_length=200, required=False)
+    issued_on = forms.DateField(label="开具日期", widget=DateInput())
+
+
+class SettlementForm(forms.Form):
+    patient = CodeField(label="参保人证件号码", max_length=40)
+    institution = InstitutionField(label="就医机构")
+    disease = disease_field()
+    day = forms.DateField(label="就医日期", widget=DateInput())
+
+
+class FinderForm(forms.Form):
+    destination = forms.ModelChoiceField(
+        queryset=Region.objects.filter(active=True, level__in=[1, 2]).order_by("code"),
+        to_field_name="code",
+        label="就医地（市或省）",
+        empty_label="请选择",
+    )
+    disease = disease_field()
+
+    def clean_destination(self) -> Region:
+        region: Region = self.cleaned_data["destination"]
+        return region
+
+
+def today_initial() -> dict[str, dt.date]:
+    from cases.facts import today
+
+    day = today()
+    return {
+        "applied_on": day,
+        "diagnosis_date": day,
+        "decided_on": day,
+        "start": day,
+        "issued_on": day,
+        "day": day,
+        "end": day,
+    }

@@ -1,0 +1,104 @@
+"""The work dashboard: every queue of the bureau, with counts, and a chart by disease."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from cases import facts, selectors
+from cases.models import Filing, Notification, Qualification, TransferLetter
+from cases.views.common import StaffRequest, bureau_staff
+
+QUEUE_ROWS = 10
+
+
+def _queue(qs: Any) -> dict[str, Any]:
+    rows = list(qs[: QUEUE_ROWS + 1])
+    return {"rows": rows[:QUEUE_ROWS], "more": len(rows) > QUEUE_ROWS, "count": qs.count()}
+
+
+def bar_chart(counts: list[tuple[str, int]], width: int = 520, bar: int = 22) -> dict[str, Any]:
+    """Server-rendered SVG bars (no JavaScript, no CDN)."""
+    top = max((n for _, n in counts), default=0) or 1
+    label_width = 190
+    bars = [
+        {
+            "label": label,
+            "count": n,
+            "y": i * (bar + 8),
+            "width": max(2, int((width - label_width - 50) * n / top)),
+        }
+        for i, (label, n) in enumerate(counts)
+    ]
+    return {
+        "bars": bars,
+        "height": len(bars) * (bar + 8),
+        "width": width,
+        "label_width": label_width,
+        "bar": bar,
+    }
+
+
+def dashboard(request: StaffRequest) -> HttpResponse:
+    if not getattr(request.user, "bureau_id", None):
+        # Data administrators work in the admin site; they get a page of links.
+        return render(request, "portal/welcome.html")
+    return _bureau_dashboard(request)
+
+
+@bureau_staff
+def _bureau_dashboard(request: StaffRequest) -> HttpResponse:
+    user = request.user
+    today = facts.today()
+    soon = today + dt.timedelta(days=30)
+    patients = selectors.patient_list(user).values("pk")
+    reviews = selectors.reviews_waiting(user)
+    filings = (
+        Filing.objects.filter(
+            patient__in=patients, status="active", type="temporary", end__gte=today, end__lt=soon
+        )
+        .select_related("patient", "destination")
+        .order_by("end", "pk")
+    )
+    letters = (
+        TransferLetter.objects.filter(
+            patient__in=patients, status="active", end__gte=today, end__lt=soon
+        )
+        .select_related("patient", "receiver")
+        .order_by("end", "pk")
+    )
+    reassess = (
+        Qualification.objects.filter(
+            patient__in=patients,
+            status="approved",
+            valid_until__gte=today,
+            valid_until__lt=today + dt.timedelta(days=60),
+        )
+        .select_related("patient", "disease")
+        .order_by("valid_until", "pk")
+    )
+    unread = Notification.objects.filter(user_id=user.pk, read_at__isnull=True).select_related(
+        "patient"
+    )
+    by_disease = list(
+        Qualification.objects.filter(patient__in=patients, status="approved", valid_from__lte=today)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=today))
+        .values_list("disease__name")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[:10]
+    )
+    context = {
+        "today": today,
+        "reviews": _queue(reviews),
+        "filings": _queue(filings),
+        "letters": _queue(letters),
+        "reassess": _queue(reassess),
+        "unread": _queue(unread),
+        "recent": selectors.recent_changes(user, limit=12),
+        "chart": bar_chart(by_disease),
+    }
+    return render(request, "cases/dashboard.html", context)

@@ -1,0 +1,115 @@
+"""Cross-province filings: create, cancel, and the printed receipt (FL-1..10)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+
+from cases import rules, selectors
+from cases.forms import CancelFilingForm, FilingForm, show_refusal, today_initial
+from cases.models import Filing
+from cases.services import PolicyRefusal
+from cases.services.filings import filing_cancel, filing_create
+from cases.views.common import StaffRequest, bureau_staff, can_unmask, recorder
+from portal.audit import record_print
+
+
+def _filing(request: StaffRequest, pk: int) -> Filing:
+    filing = (
+        Filing.objects.select_related(
+            "patient__bureau", "patient__region", "destination", "transfer_letter", "created_by"
+        )
+        .filter(patient__in=selectors.patient_list(request.user).values("pk"), pk=pk)
+        .first()
+    )
+    if filing is None:
+        raise Http404("备案不存在")
+    return filing
+
+
+@recorder
+def create(request: StaffRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(request.user, pk)
+    form = FilingForm(
+        request.POST or None,
+        patient=patient,
+        initial={**today_initial(), "end": None, "materials": ["identity"]},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            filing = filing_create(
+                by=request.user,
+                patient=patient,
+                type=data["type"],
+                subtype=data["subtype"],
+                destination=data["destination"],
+                start=data["start"],
+                end=data["end"],
+                channel=data["channel"],
+                agent=form.agent(),
+                materials=data["materials"],
+                transfer_letter=data["transfer_letter"],
+            )
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(request, "备案已办理。")
+            return (
+                redirect("filing_receipt", pk=filing.pk)
+                if "print" in request.POST
+                else redirect("patient_detail", pk=patient.pk)
+            )
+    return render(
+        request,
+        "cases/form.html",
+        {
+            "form": form,
+            "patient": patient,
+            "title": "办理跨省异地就医备案",
+            "subtypes": rules.SUBTYPES,
+            "materials_help": rules.REQUIRED_MATERIALS,
+        },
+    )
+
+
+@recorder
+def cancel(request: StaffRequest, pk: int) -> HttpResponse:
+    filing = _filing(request, pk)
+    form = CancelFilingForm(request.POST or None, initial=today_initial())
+    if request.method == "POST" and form.is_valid():
+        try:
+            filing_cancel(
+                by=request.user,
+                filing=filing,
+                day=form.cleaned_data["day"],
+                reason=form.cleaned_data["reason"],
+            )
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(request, "备案已取消。")
+            return redirect("patient_detail", pk=filing.patient_id)
+    return render(
+        request,
+        "cases/form.html",
+        {"form": form, "patient": filing.patient, "title": f"取消备案：{filing}"},
+    )
+
+
+@bureau_staff
+def receipt(request: StaffRequest, pk: int) -> HttpResponse:
+    filing = _filing(request, pk)
+    record_print(request.user, f"备案回执 #{filing.pk}")
+    materials = [rules.MATERIALS.get(m, m) for m in filing.materials]
+    return render(
+        request,
+        "cases/print_receipt.html",
+        {
+            "filing": filing,
+            "patient": filing.patient,
+            "unmask": can_unmask(request.user),
+            "materials": materials,
+        },
+    )

@@ -1,0 +1,63 @@
+"""Transfer letters: issue and print (TL-1..5)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+
+from cases import selectors
+from cases.forms import LetterForm, show_refusal, today_initial
+from cases.models import TransferLetter
+from cases.services import PolicyRefusal
+from cases.services.letters import letter_issue
+from cases.views.common import StaffRequest, bureau_staff, can_unmask, recorder
+from portal.audit import record_print
+
+
+@recorder
+def issue(request: StaffRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(request.user, pk)
+    form = LetterForm(request.POST or None, initial=today_initial())
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            letter = letter_issue(by=request.user, patient=patient, **data)
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(request, f"已开具转诊证明 {letter.serial}。")
+            return redirect("patient_detail", pk=patient.pk)
+    return render(
+        request,
+        "cases/form.html",
+        {
+            "form": form,
+            "patient": patient,
+            "title": "开具转诊证明",
+            "institution_autocomplete": True,
+        },
+    )
+
+
+@bureau_staff
+def letter_print(request: StaffRequest, pk: int) -> HttpResponse:
+    letter = (
+        TransferLetter.objects.select_related(
+            "patient__bureau", "patient__region", "disease", "issuer", "receiver__location"
+        )
+        .filter(patient__in=selectors.patient_list(request.user).values("pk"), pk=pk)
+        .first()
+    )
+    if letter is None:
+        raise Http404("转诊证明不存在")
+    record_print(request.user, f"转诊证明 {letter.serial}")
+    return render(
+        request,
+        "cases/print_letter.html",
+        {
+            "letter": letter,
+            "patient": letter.patient,
+            "unmask": can_unmask(request.user),
+        },
+    )

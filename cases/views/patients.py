@@ -1,0 +1,168 @@
+"""Patient search, export, registration and the patient page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import tablib
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from cases import facts, rules, selectors
+from cases.forms import RegisterForm, SearchForm, show_refusal
+from cases.models import Filing, Patient, Qualification, Selection
+from cases.services import PolicyRefusal
+from cases.services.patients import find_registered, patient_register
+from cases.views.common import StaffRequest, bureau_staff, can_unmask, recorder
+from portal.audit import record_export
+from portal.spreadsheets import CSV, XLSX
+
+PAGE_SIZE = 25
+EXPORT_LIMIT = 10_000
+ID_LIKE = re.compile(r"^[0-9A-Z]{6,30}$")
+
+
+def search(user: Any, form: SearchForm) -> QuerySet[Patient]:
+    """Patients of the user's bureau matching the search form (see the issue's rules)."""
+    qs = selectors.patient_list(user)
+    if not form.is_valid():
+        return qs.none()
+    data = form.cleaned_data
+    q = rules.normalize_cert_number(data.get("q") or "")
+    if q:
+        if q.isdigit() and 7 <= len(q) <= 11:
+            qs = qs.filter(Q(phone=q) | Q(cert_number=q))
+        elif ID_LIKE.match(q) and any(c.isdigit() for c in q):
+            qs = qs.filter(cert_number=q)
+        elif q.isascii() and q.isalpha():
+            qs = qs.filter(
+                Q(name_initials__icontains=q.lower()) | Q(name_pinyin__icontains=q.lower())
+            )
+        else:
+            qs = qs.filter(name__contains=data["q"].strip())
+    if data.get("insurance_type"):
+        qs = qs.filter(insurance_type=data["insurance_type"])
+    if data.get("disease"):
+        qs = qs.filter(
+            Exists(
+                Qualification.objects.filter(
+                    patient=OuterRef("pk"), disease=data["disease"], status="approved"
+                )
+            )
+        )
+    if data.get("filing_status"):
+        active = Exists(Filing.objects.filter(patient=OuterRef("pk"), status="active"))
+        qs = qs.filter(active) if data["filing_status"] == "active" else qs.exclude(active)
+    return qs.order_by("-created_at", "-pk")
+
+
+def export_response(rows: list[list[Any]], headers: list[str], name: str, fmt: str) -> HttpResponse:
+    dataset = tablib.Dataset(*rows, headers=headers)
+    if fmt == "xlsx":
+        content = XLSX().export_data(dataset)
+        response = HttpResponse(content, content_type=XLSX.CONTENT_TYPE)
+        extension = "xlsx"
+    else:
+        response = HttpResponse(CSV().export_data(dataset), content_type="text/csv; charset=utf-8")
+        extension = "csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
+    return response
+
+
+def patient_row(patient: Patient, unmask: bool) -> list[Any]:
+    return [
+        patient.name,
+        patient.cert_number if unmask else patient.masked_cert_number,
+        patient.get_insurance_type_display(),
+        patient.region.full_name,
+        patient.phone if unmask else patient.masked_phone,
+        patient.created_at.date().isoformat(),
+    ]
+
+
+@bureau_staff
+def patient_search(request: StaffRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    qs = (
+        search(request.user, form)
+        if request.GET
+        else selectors.patient_list(request.user).order_by("-created_at", "-pk")
+    )
+    unmask = can_unmask(request.user)
+    fmt = request.GET.get("export")
+    if fmt in ("xlsx", "csv"):
+        patients = list(qs[:EXPORT_LIMIT])
+        record_export(request.user, "参保人查询结果", len(patients), unmasked=unmask)
+        headers = ["姓名", "证件号码", "险种", "参保地", "联系电话", "登记日期"]
+        return export_response([patient_row(p, unmask) for p in patients], headers, "patients", fmt)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cases/patient_search.html",
+        {"form": form, "page": page, "unmask": unmask, "query": query.urlencode()},
+    )
+
+
+@recorder
+def patient_register_view(request: StaffRequest) -> HttpResponse:
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        existing = find_registered(data["cert_type"], data["cert_number"])
+        if existing is not None:
+            if existing.bureau_id == request.user.bureau_id:
+                messages.info(request, "该证件号码的参保人已登记，已为您打开其档案。")
+                return redirect("patient_detail", pk=existing.pk)
+            form.add_error(
+                "cert_number",
+                "ID-1：该证件号码的参保人已在其他经办机构登记，请联系参保地经办机构。",
+            )
+        else:
+            try:
+                registration = patient_register(by=request.user, **data)
+            except PolicyRefusal as refusal:
+                show_refusal(form, refusal, {"region": "cert_number"})
+            else:
+                for warning in registration.warnings:
+                    messages.warning(request, warning)
+                messages.success(request, f"已登记参保人{registration.patient.name}。")
+                return redirect("patient_detail", pk=registration.patient.pk)
+    return render(request, "cases/patient_register.html", {"form": form})
+
+
+def selection_slots(selections: list[Selection], today: Any) -> list[dict[str, Any]]:
+    """The three slots as the clerk sees them today: empty, or the selection that holds it."""
+    current = {s.slot: s for s in selections if rules.Period(s.start, s.end).covers(today)}
+    upcoming = {s.slot: s for s in selections if s.start > today and s.slot not in current}
+    return [{"slot": n, "selection": current.get(n) or upcoming.get(n)} for n in (1, 2, 3)]
+
+
+@bureau_staff
+def patient_detail(request: StaffRequest, pk: int) -> HttpResponse:
+    case = selectors.case_file(request.user, pk)
+    today = facts.today()
+    unmask = can_unmask(request.user)
+    return render(
+        request,
+        "cases/patient_detail.html",
+        {
+            "case": case,
+            "patient": case.patient,
+            "today": today,
+            "slots": selection_slots(case.selections, today),
+            "ended_selections": [
+                s for s in case.selections if s.end is not None and s.end <= today
+            ],
+            "timeline": selectors.timeline(case.patient),
+            "unmask": unmask,
+            "may_review": request.user.has_perm("cases.review_qualification"),
+            "finder_url": reverse("institution_finder") + f"?patient={case.patient.pk}",
+        },
+    )

@@ -1,0 +1,131 @@
+"""Applying for a qualification and the four-eyes review (QL-1..5)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+
+from cases import access, selectors
+from cases.forms import ApplyForm, ReviewForm, show_refusal, today_initial
+from cases.models import Qualification
+from cases.services import PolicyRefusal
+from cases.services.qualifications import (
+    qualification_apply,
+    qualification_approve,
+    qualification_reject,
+)
+from cases.views.common import StaffRequest, bureau_staff, can_unmask, recorder
+from cases.views.patients import export_response
+from portal.audit import record_export
+
+
+@recorder
+def apply(request: StaffRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(request.user, pk)
+    form = ApplyForm(request.POST or None, initial=today_initial())
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            qualification_apply(
+                by=request.user,
+                patient=patient,
+                disease=data["disease"],
+                applied_on=data["applied_on"],
+                diagnosis_institution=data["diagnosis_institution"],
+                diagnosis_date=data["diagnosis_date"],
+                diagnosis_doctor=data["diagnosis_doctor"],
+                channel=data["channel"],
+                agent=form.agent(),
+            )
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(request, "申请已录入，等待另一名工作人员复核。")
+            return redirect("patient_detail", pk=patient.pk)
+    return render(
+        request, "cases/form.html", {"form": form, "patient": patient, "title": "门特资格申请"}
+    )
+
+
+def _reviewable(request: StaffRequest, pk: int) -> Qualification:
+    if not access.may_review(request.user):
+        raise PermissionDenied("只有复核人员才能复核门特资格。")
+    qualification = (
+        Qualification.objects.select_related("patient", "disease", "recorded_by")
+        .filter(patient__in=selectors.patient_list(request.user).values("pk"), pk=pk)
+        .first()
+    )
+    if qualification is None:
+        from django.http import Http404
+
+        raise Http404("申请不存在")
+    return qualification
+
+
+@bureau_staff
+def review(request: StaffRequest, pk: int) -> HttpResponse:
+    qualification = _reviewable(request, pk)
+    own = qualification.recorded_by_id == request.user.pk
+    form = ReviewForm(request.POST or None, initial=today_initial())
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["decision"] == "approve":
+                qualification_approve(
+                    by=request.user,
+                    qualification=qualification,
+                    decided_on=data["decided_on"],
+                    note=data["note"],
+                )
+                messages.success(request, "已认定通过。")
+            else:
+                qualification_reject(
+                    by=request.user,
+                    qualification=qualification,
+                    decided_on=data["decided_on"],
+                    reason=data["note"],
+                )
+                messages.success(request, "已作出不予认定决定。")
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal, {"reason": "note"})
+        else:
+            return redirect("patient_detail", pk=qualification.patient_id)
+    return render(
+        request,
+        "cases/review.html",
+        {
+            "form": form,
+            "qualification": qualification,
+            "patient": qualification.patient,
+            "own": own,
+        },
+    )
+
+
+@bureau_staff
+def review_queue(request: StaffRequest) -> HttpResponse:
+    if not access.may_review(request.user):
+        raise PermissionDenied("只有复核人员才能使用复核队列。")
+    queue = selectors.reviews_waiting(request.user)
+    fmt = request.GET.get("export")
+    if fmt in ("xlsx", "csv"):
+        unmask = can_unmask(request.user)
+        rows = [
+            [
+                q.patient.name,
+                q.patient.cert_number if unmask else q.patient.masked_cert_number,
+                f"{q.disease.code} {q.disease.name}",
+                q.applied_on.isoformat(),
+                q.recorded_by.get_full_name() or q.recorded_by.username,
+            ]
+            for q in queue[:10_000]
+        ]
+        record_export(request.user, "待复核队列", len(rows), unmasked=unmask)
+        return export_response(
+            rows, ["姓名", "证件号码", "病种", "申请日期", "录入人"], "reviews", fmt
+        )
+    return render(
+        request, "cases/review_queue.html", {"queue": queue[:200], "count": queue.count()}
+    )

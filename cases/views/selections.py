@@ -1,0 +1,83 @@
+"""Selecting institutions (选点) and ending a selection (SL-1..6)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+
+from cases import selectors
+from cases.forms import EndSelectionForm, SelectionForm, show_refusal, today_initial
+from cases.models import Selection
+from cases.services import PolicyRefusal
+from cases.services.selections import selection_add, selection_end
+from cases.views.common import StaffRequest, recorder
+
+
+@recorder
+def add(request: StaffRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(request.user, pk)
+    initial = {**today_initial(), "institution": request.GET.get("institution", "")}
+    form = SelectionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = selection_add(
+                by=request.user,
+                patient=patient,
+                institution=form.cleaned_data["institution"],
+                start=form.cleaned_data["start"],
+            )
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal)
+        else:
+            for notice in result.notices:
+                messages.warning(request, notice)
+            messages.success(
+                request,
+                f"已选定{result.selection.institution.name}（选点位{result.selection.slot}）。",
+            )
+            return redirect("patient_detail", pk=patient.pk)
+    return render(
+        request,
+        "cases/form.html",
+        {
+            "form": form,
+            "patient": patient,
+            "title": "新增选点机构",
+            "institution_autocomplete": True,
+        },
+    )
+
+
+@recorder
+def end(request: StaffRequest, pk: int) -> HttpResponse:
+    selection = (
+        Selection.objects.select_related("patient", "institution")
+        .filter(patient__in=selectors.patient_list(request.user).values("pk"), pk=pk)
+        .first()
+    )
+    if selection is None:
+        raise Http404("选点不存在")
+    form = EndSelectionForm(request.POST or None, initial=today_initial())
+    if request.method == "POST" and form.is_valid():
+        try:
+            selection_end(
+                by=request.user,
+                selection=selection,
+                end=form.cleaned_data["end"],
+                reason=form.cleaned_data["end_reason"],
+            )
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(request, "选点已终止。")
+            return redirect("patient_detail", pk=selection.patient_id)
+    return render(
+        request,
+        "cases/form.html",
+        {
+            "form": form,
+            "patient": selection.patient,
+            "title": f"终止选点：{selection.institution.name}",
+        },
+    )

@@ -1,0 +1,111 @@
+"""Settlement check, institution finder and autocomplete, and the policy page."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from cases import facts, rules, selectors
+from cases.forms import FinderForm, SettlementForm, rule_link, today_initial
+from cases.models import Patient
+from cases.policy_catalog import SECTIONS
+from cases.settlement import settlement_check
+from cases.views.common import StaffRequest, bureau_staff
+from institutions.models import Institution, NetworkedSettlement
+from institutions.parameters import SPECS, parameters_on
+
+
+@bureau_staff
+def settlement(request: StaffRequest) -> HttpResponse:
+    initial = {
+        **today_initial(),
+        "patient": request.GET.get("patient", ""),
+        "institution": request.GET.get("institution", ""),
+    }
+    form = SettlementForm(request.GET if "disease" in request.GET else None, initial=initial)
+    answer = patient = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        patient = selectors.patient_list(request.user).filter(cert_number=data["patient"]).first()
+        if patient is None:
+            form.add_error("patient", "本经办机构没有登记这个证件号码的参保人。")
+        else:
+            answer = settlement_check(
+                patient=patient,
+                institution=data["institution"],
+                disease=data["disease"],
+                day=data["day"],
+            )
+    failed = [(rule_link(v.rule), v.message) for v in answer.failed] if answer else []
+    return render(
+        request,
+        "cases/settlement.html",
+        {
+            "form": form,
+            "answer": answer,
+            "patient": patient,
+            "failed": failed,
+            "outcome_label": rules.OUTCOME_LABELS.get(answer.outcome) if answer else "",
+        },
+    )
+
+
+@bureau_staff
+def institution_autocomplete(request: StaffRequest) -> JsonResponse:
+    term = rules.normalize_cert_number(request.GET.get("q", ""))[:40]
+    if len(term) < 2:
+        return JsonResponse({"results": []})
+    qs = Institution.objects.filter(
+        Q(code__startswith=term) | Q(name__contains=request.GET["q"].strip())
+    )
+    results = [
+        {"code": code, "name": name}
+        for code, name in qs.order_by("code").values_list("code", "name")[:20]
+    ]
+    return JsonResponse({"results": results})
+
+
+@bureau_staff
+def institution_finder(request: StaffRequest) -> HttpResponse:
+    form = FinderForm(request.GET if "destination" in request.GET else None)
+    patient: Patient | None = None
+    if request.GET.get("patient", "").isdigit():
+        patient = selectors.patient_get(request.user, request.GET["patient"])
+    results = []
+    if form.is_bound and form.is_valid():
+        region = form.cleaned_data["destination"]
+        disease = form.cleaned_data["disease"]
+        in_guangxi = region.code.startswith(rules.GUANGXI[:2])
+        place = (
+            Q(institution__location__prefecture=region)
+            if region.level == 2
+            else Q(institution__location__code__startswith=region.code[:2])
+        )
+        networked = Q(in_region=True) if in_guangxi else Q(cross_province=True)
+        today = facts.today()
+        rows = (
+            NetworkedSettlement.objects.filter(place, networked, disease=disease)
+            .select_related("institution__location")
+            .order_by("-institution__level", "institution__code")[:200]
+        )
+        results = [r.institution for r in rows if r.institution.designated_on(today)]
+    return render(
+        request, "cases/finder.html", {"form": form, "results": results, "patient": patient}
+    )
+
+
+def policy(request: StaffRequest) -> HttpResponse:
+    params = parameters_on(facts.today())
+    sections = []
+    for title, items in SECTIONS:
+        sections.append(
+            (
+                title,
+                [
+                    (rule, [(SPECS[key].label, params.values[key]) for key in rule.parameters])
+                    for rule in items
+                ],
+            )
+        )
+    return render(request, "cases/policy.html", {"sections": sections, "today": params.on})
