@@ -102,35 +102,59 @@ def _history_models() -> list[Any]:
     ]
 
 
+def _summary(row: Any, names: dict[str, dict[int, str]]) -> str:
+    kind = row.instance_type
+    if kind is Patient:
+        return str(row.name)
+    if kind is Qualification:
+        return (
+            f"{names['disease'].get(row.disease_id, row.disease_id)}（{row.get_status_display()}）"
+        )
+    if kind is Selection:
+        ended = f"，{row.end} 起终止" if row.end else ""
+        return f"选点位{row.slot} {names['institution'].get(row.institution_id, row.institution_id)}{ended}"
+    if kind is Filing:
+        return f"{row.get_type_display()} → {row.destination_id}（{row.get_status_display()}）"
+    return f"{row.serial}（{row.get_status_display()}）"
+
+
 def _changes(filters: dict[str, Any], limit: int) -> list[Change]:
-    entries: list[Change] = []
+    """History rows of every case model, newest first; names looked up in two queries."""
+    from institutions.models import Disease, Institution
+
+    rows: list[Any] = []
     for manager in _history_models():
         model = manager.model
         patient_field = "id" if model.instance_type is Patient else "patient_id"
-        rows = (
+        found = (
             manager.filter(
                 **{k.replace("patient_id", patient_field): v for k, v in filters.items()}
             )
             .select_related("history_user")
             .order_by("-history_date")[:limit]
         )
-        for row in rows:
-            status = getattr(row, "get_status_display", None)
-            summary = str(row.instance) if model.instance_type is not Patient else row.name
-            if status:
-                summary = f"{summary}（{status()}）"
-            entries.append(
-                Change(
-                    when=row.history_date,
-                    user=row.history_user,
-                    kind=model.instance_type._meta.verbose_name,
-                    action=HISTORY_ACTIONS.get(row.history_type, row.history_type),
-                    summary=summary,
-                    patient_id=getattr(row, patient_field),
-                )
-            )
-    entries.sort(key=lambda c: c.when, reverse=True)
-    return entries[:limit]
+        rows += [(row, getattr(row, patient_field)) for row in found]
+    rows.sort(key=lambda pair: pair[0].history_date, reverse=True)
+    rows = rows[:limit]
+    disease_ids = {r.disease_id for r, _ in rows if hasattr(r, "disease_id")}
+    institution_ids = {r.institution_id for r, _ in rows if hasattr(r, "institution_id")}
+    names = {
+        "disease": dict(Disease.objects.filter(pk__in=disease_ids).values_list("pk", "name")),
+        "institution": dict(
+            Institution.objects.filter(pk__in=institution_ids).values_list("pk", "name")
+        ),
+    }
+    return [
+        Change(
+            when=row.history_date,
+            user=row.history_user,
+            kind=row.instance_type._meta.verbose_name,
+            action=HISTORY_ACTIONS.get(row.history_type, row.history_type),
+            summary=_summary(row, names),
+            patient_id=patient_id,
+        )
+        for row, patient_id in rows
+    ]
 
 
 def recent_changes(user: Any, limit: int = 12) -> list[Change]:

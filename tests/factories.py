@@ -70,7 +70,8 @@ def qualification(
     disease: str = "M03900",
     day: dt.date = dt.date(2025, 1, 2),
 ) -> Qualification:
-    diagnosing = institution(f"H{patient.region_id}00001", level=3)
+    code = f"H{patient.region_id}00001"
+    diagnosing = Institution.objects.filter(code=code).first() or institution(code, level=3)
     with facts.as_of(day):
         applied = qualification_apply(
             by=clerk,

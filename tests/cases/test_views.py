@@ -1,0 +1,600 @@
+"""Every clerk page and form: success, refusals next to the field, nothing saved on
+refusal, scoping, and query counts that do not grow with the rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import openpyxl
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cases import facts
+from cases.models import Filing, Notification, Patient, Qualification, Selection, TransferLetter
+from cases.services.filings import filing_create
+from cases.services.selections import selection_add
+from institutions.models import Disease, Region
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+TODAY = dt.date(2025, 3, 1)
+
+
+@pytest.fixture(autouse=True)
+def _today():
+    with facts.as_of(TODAY):
+        yield
+
+
+@pytest.fixture
+def patient(clerk):
+    return factories.patient(clerk, name="韦示例")
+
+
+@pytest.fixture
+def hospitals(regions):
+    return {
+        "home": factories.institution(
+            "H45120200001", level=3, transfer_issuer=True, networked=("M03900",)
+        ),
+        "home2": factories.institution("H45120200002", networked=("M03900",)),
+        "home3": factories.institution("H45120200003", networked=("M03900",)),
+        "home4": factories.institution("H45120200004", networked=("M03900",)),
+        "nanning": factories.institution("H45010300001", networked=("M03900",)),
+        "guangzhou": factories.institution("H44010600001", level=3, cross_province=("M03900",)),
+    }
+
+
+def qualified(clerk, reviewer, patient):
+    return factories.qualification(clerk, reviewer, patient, day=dt.date(2025, 1, 2))
+
+
+def count_queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    count_queries.last = [q["sql"] for q in ctx.captured_queries]
+    return len(ctx.captured_queries)
+
+
+# --- register and search ----------------------------------------------------------------------
+
+
+def test_register_fills_birth_date_and_leads_to_existing_patient(client_for, clerk):
+    client = client_for(clerk)
+    data = {
+        "cert_type": "resident_id",
+        "cert_number": "451202198001011233",
+        "name": "韦示例",
+        "insurance_type": "390",
+        "phone": "",
+        "address": "",
+    }
+    response = client.post(reverse("patient_register"), data, follow=True)
+    patient = Patient.objects.get()
+    assert response.redirect_chain[-1][0] == reverse("patient_detail", args=[patient.pk])
+    assert "1980-01-01" in response.content.decode()
+    again = client.post(reverse("patient_register"), data, follow=True)
+    assert again.redirect_chain[-1][0] == reverse("patient_detail", args=[patient.pk])
+    assert "已登记" in again.content.decode()
+    assert Patient.objects.count() == 1
+
+
+def test_register_refusal_is_next_to_the_field(client_for, clerk):
+    response = client_for(clerk).post(
+        reverse("patient_register"),
+        {
+            "cert_type": "resident_id",
+            "cert_number": "451202198001011234",
+            "name": "错号",
+            "insurance_type": "390",
+        },
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert '<a href="/policy/#ID-1">ID-1</a>' in body
+    assert "校验码不正确" in body
+    assert not Patient.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("wsl", True),
+        ("韦示", True),
+        ("451202198001011233", True),
+        ("４５１２０２１９８００１０１１２３３", True),
+        ("13800001111", True),
+        ("zzz", False),
+    ],
+)
+def test_search_by_id_name_initials_and_phone(client_for, clerk, query, found):
+    from cases.services.patients import patient_register
+
+    patient_register(
+        by=clerk,
+        cert_type="resident_id",
+        cert_number="451202198001011233",
+        name="韦示例",
+        insurance_type="390",
+        phone="13800001111",
+    )
+    body = client_for(clerk).get(reverse("patient_search"), {"q": query}).content.decode()
+    assert ("韦示例" in body) == found
+    if found:
+        table = body[body.index("<tbody>") :]
+        assert "4512**********1233" in table
+        assert "451202198001011233" not in table
+
+
+def test_search_filters_and_scoping(client_for, clerk, reviewer, other_clerk):
+    mine = factories.patient(clerk, name="韦甲")
+    factories.patient(clerk, name="覃乙")
+    factories.patient(other_clerk, name="蓝丙")
+    qualified(clerk, reviewer, mine)
+    client = client_for(clerk)
+    body = client.get(
+        reverse("patient_search"), {"disease": Disease.objects.get(code="M03900").pk}
+    ).content.decode()
+    assert "韦甲" in body
+    assert "覃乙" not in body
+    everyone = client.get(reverse("patient_search")).content.decode()
+    assert "蓝丙" not in everyone
+
+
+def test_search_query_count_does_not_grow(client_for, clerk):
+    client = client_for(clerk)
+    for i in range(5):
+        factories.patient(clerk, name=f"韦示例{i}")
+    few = count_queries(client, reverse("patient_search") + "?q=wsl")
+    for i in range(45):
+        factories.patient(clerk, name=f"覃示例{i}")
+    many = count_queries(client, reverse("patient_search") + "?q=sl")
+    assert few == many
+
+
+def test_export_is_masked_and_escaped(client_for, clerk):
+    from cases.services.patients import patient_register
+
+    patient_register(
+        by=clerk,
+        cert_type="resident_id",
+        cert_number="451202198001011233",
+        name="=HYPERLINK(1)",
+        insurance_type="390",
+        phone="13800001111",
+    )
+    client = client_for(clerk)
+    csv = client.get(reverse("patient_search"), {"export": "csv"}).content.decode("utf-8-sig")
+    assert "'=HYPERLINK(1)" in csv
+    assert "4512**********1233" in csv
+    assert "451202198001011233" not in csv
+    xlsx = client.get(reverse("patient_search"), {"export": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet.cell(2, 2).value == "4512**********1233"
+    from portal.models import AuditEvent
+
+    assert AuditEvent.objects.filter(user=clerk, action="export").count() == 2
+
+
+# --- patient page -----------------------------------------------------------------------------
+
+
+def test_patient_page_shows_three_slots_and_timeline(
+    client_for, clerk, reviewer, patient, hospitals
+):
+    qualified(clerk, reviewer, patient)
+    selection_add(by=clerk, patient=patient, institution=hospitals["home"], start=TODAY)
+    body = client_for(clerk).get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert body.count('class="card slot-box') == 3
+    assert "slot-in_city" in body
+    assert body.count("slot-empty") == 2
+    assert "新建门特选点" in body
+    assert "新建参保人" in body
+
+
+def test_patient_page_of_another_bureau_is_404(client_for, other_clerk, patient):
+    assert (
+        client_for(other_clerk).get(reverse("patient_detail", args=[patient.pk])).status_code == 404
+    )
+    assert (
+        client_for(other_clerk).get(reverse("selection_add", args=[patient.pk])).status_code == 404
+    )
+
+
+def test_patient_page_query_count_does_not_grow(client_for, clerk, reviewer, patient, hospitals):
+    client = client_for(clerk)
+    url = reverse("patient_detail", args=[patient.pk])
+    qualified(clerk, reviewer, patient)
+    selection_add(by=clerk, patient=patient, institution=hospitals["home"], start=TODAY)
+    filing_create(
+        by=clerk,
+        patient=patient,
+        type="temporary",
+        subtype="other",
+        destination=Region.objects.get(code="440300"),
+        start=TODAY,
+        materials=["identity"],
+    )
+    few = count_queries(client, url)
+    few_sql = count_queries.last
+    for name in ("home2", "home3"):
+        selection_add(by=clerk, patient=patient, institution=hospitals[name], start=TODAY)
+    for code in ("440100", "110000", "310000"):
+        filing_create(
+            by=clerk,
+            patient=patient,
+            type="temporary",
+            subtype="other",
+            destination=Region.objects.get(code=code),
+            start=TODAY,
+            materials=["identity"],
+        )
+    many = count_queries(client, url)
+    assert few == many, "\n".join(q[:300] for q in count_queries.last if q not in few_sql)
+
+
+# --- qualification and review -----------------------------------------------------------------
+
+
+def test_apply_then_review_by_another_clerk(client_for, clerk, reviewer, patient, hospitals):
+    response = client_for(clerk).post(
+        reverse("qualification_apply", args=[patient.pk]),
+        {
+            "disease": Disease.objects.get(code="M03900").pk,
+            "applied_on": "2025-03-01",
+            "diagnosis_institution": "H45120200001",
+            "diagnosis_date": "2025-02-20",
+            "diagnosis_doctor": "李医生",
+            "channel": "window",
+        },
+    )
+    assert response.status_code == 302
+    application = Qualification.objects.get()
+    own = client_for(clerk).get(reverse("qualification_review", args=[application.pk]))
+    assert own.status_code == 403  # a clerk has no review permission
+    refused = client_for(reviewer).post(
+        reverse("qualification_review", args=[application.pk]),
+        {"decision": "approve", "decided_on": "2025-02-28"},
+    )
+    assert "QL-1" in refused.content.decode()
+    client_for(reviewer).post(
+        reverse("qualification_review", args=[application.pk]),
+        {"decision": "approve", "decided_on": "2025-03-01"},
+    )
+    application.refresh_from_db()
+    assert application.status == "approved"
+    assert application.reviewed_by == reviewer
+
+
+def test_reviewer_cannot_approve_their_own_application(client_for, reviewer, patient, hospitals):
+    client = client_for(reviewer)
+    client.post(
+        reverse("qualification_apply", args=[patient.pk]),
+        {
+            "disease": Disease.objects.get(code="M03900").pk,
+            "applied_on": "2025-03-01",
+            "diagnosis_institution": "H45120200001",
+            "diagnosis_date": "2025-03-01",
+            "diagnosis_doctor": "李医生",
+            "channel": "window",
+        },
+    )
+    application = Qualification.objects.get()
+    page = client.get(reverse("qualification_review", args=[application.pk])).content.decode()
+    assert "须由另一名工作人员复核" in page
+    response = client.post(
+        reverse("qualification_review", args=[application.pk]),
+        {"decision": "approve", "decided_on": "2025-03-01"},
+    )
+    assert "QL-1" in response.content.decode()
+    application.refresh_from_db()
+    assert application.status == "submitted"
+    assert client.get(reverse("review_queue")).content.decode().count("复核</a>") == 0
+
+
+def test_apply_refusal_shows_ql_5_next_to_the_date(client_for, clerk, patient, hospitals):
+    response = client_for(clerk).post(
+        reverse("qualification_apply", args=[patient.pk]),
+        {
+            "disease": Disease.objects.get(code="M03900").pk,
+            "applied_on": "2025-03-01",
+            "diagnosis_institution": "H45120200001",
+            "diagnosis_date": "2025-03-05",
+            "diagnosis_doctor": "李医生",
+            "channel": "window",
+        },
+    )
+    assert (
+        'id="error_1_id_diagnosis_date"' in response.content.decode()
+        or "QL-5" in response.content.decode()
+    )
+    assert not Qualification.objects.exists()
+
+
+def test_review_queue_and_its_export(client_for, clerk, reviewer, patient, hospitals):
+    from cases.services.qualifications import qualification_apply
+
+    qualification_apply(
+        by=clerk,
+        patient=patient,
+        disease=Disease.objects.get(code="M03900"),
+        applied_on=TODAY,
+        diagnosis_institution=hospitals["home"],
+        diagnosis_date=TODAY,
+        diagnosis_doctor="李医生",
+    )
+    client = client_for(reviewer)
+    assert "韦示例" in client.get(reverse("review_queue")).content.decode()
+    export = client.get(reverse("review_queue"), {"export": "csv"}).content.decode("utf-8-sig")
+    assert "4512**********" in export
+
+
+# --- selections -------------------------------------------------------------------------------
+
+
+def test_fourth_selection_is_refused_next_to_the_field(
+    client_for, clerk, reviewer, patient, hospitals
+):
+    qualified(clerk, reviewer, patient)
+    client = client_for(clerk)
+    for name in ("home", "home2", "home3"):
+        response = client.post(
+            reverse("selection_add", args=[patient.pk]),
+            {"institution": hospitals[name].code, "start": "2025-03-01"},
+        )
+        assert response.status_code == 302
+    response = client.post(
+        reverse("selection_add", args=[patient.pk]),
+        {"institution": hospitals["home4"].code, "start": "2025-03-01"},
+    )
+    body = response.content.decode()
+    assert '<a href="/policy/#SL-1">SL-1</a>' in body
+    assert Selection.objects.count() == 3
+
+
+def test_in_region_selection_shows_the_sl_5_notice(client_for, clerk, patient, hospitals):
+    response = client_for(clerk).post(
+        reverse("selection_add", args=[patient.pk]),
+        {"institution": "H45010300001", "start": "2025-03-01"},
+        follow=True,
+    )
+    assert "SL-5" in response.content.decode()
+
+
+def test_unknown_institution_code_is_a_field_error(client_for, clerk, patient, hospitals):
+    response = client_for(clerk).post(
+        reverse("selection_add", args=[patient.pk]),
+        {"institution": "H99999999999", "start": "2025-03-01"},
+    )
+    assert "ID-3" in response.content.decode()
+
+
+def test_end_selection(client_for, clerk, patient, hospitals):
+    selection = selection_add(
+        by=clerk, patient=patient, institution=hospitals["home"], start=TODAY
+    ).selection
+    client = client_for(clerk)
+    refused = client.post(
+        reverse("selection_end", args=[selection.pk]), {"end": "2025-02-01", "end_reason": "x"}
+    )
+    assert "SL-6" in refused.content.decode()
+    client.post(
+        reverse("selection_end", args=[selection.pk]), {"end": "2025-04-01", "end_reason": "搬家"}
+    )
+    selection.refresh_from_db()
+    assert selection.end == dt.date(2025, 4, 1)
+
+
+# --- filings and letters ----------------------------------------------------------------------
+
+
+def filing_data(**overrides):
+    data = {
+        "type": "temporary",
+        "subtype": "other",
+        "destination": "440100",
+        "start": "2025-03-01",
+        "end": "",
+        "transfer_letter": "",
+        "materials": ["identity"],
+        "channel": "window",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_file_cancel_and_print_receipt(client_for, clerk, patient):
+    client = client_for(clerk)
+    response = client.post(reverse("filing_create", args=[patient.pk]), filing_data(print="1"))
+    filing = Filing.objects.get()
+    assert response["Location"] == reverse("filing_receipt", args=[filing.pk])
+    receipt = client.get(reverse("filing_receipt", args=[filing.pk])).content.decode()
+    assert "跨省异地就医备案回执" in receipt
+    assert f"BA20250301{filing.pk:06d}" in receipt
+    assert "金城江区" in receipt
+    client.post(
+        reverse("filing_cancel", args=[filing.pk]), {"day": "2025-04-01", "reason": "提前返回"}
+    )
+    filing.refresh_from_db()
+    assert filing.status == "cancelled"
+
+
+def test_filing_destination_list_excludes_guangxi(client_for, clerk, patient):
+    client = client_for(clerk)
+    page = client.get(reverse("filing_create", args=[patient.pk])).content.decode()
+    assert 'value="440100"' in page
+    assert 'value="110000"' in page
+    assert 'value="450100"' not in page
+    assert 'value="440106"' not in page
+    response = client.post(
+        reverse("filing_create", args=[patient.pk]), filing_data(destination="450100")
+    )
+    assert "FL-1" in response.content.decode()
+    assert not Filing.objects.exists()
+
+
+def test_filing_refusals(client_for, clerk, patient):
+    client = client_for(clerk)
+    response = client.post(
+        reverse("filing_create", args=[patient.pk]),
+        filing_data(type="long_term", subtype="long_term_resident", materials=["identity"]),
+    )
+    assert "FL-5" in response.content.decode()
+    response = client.post(
+        reverse("filing_create", args=[patient.pk]), filing_data(end="2025-06-01")
+    )
+    assert "FL-3" in response.content.decode()
+    assert not Filing.objects.exists()
+
+
+def test_issue_and_print_a_letter(client_for, clerk, reviewer, patient, hospitals):
+    qualified(clerk, reviewer, patient)
+    client = client_for(clerk)
+    data = {
+        "disease": Disease.objects.get(code="M03900").pk,
+        "issuer": "H45120200001",
+        "receiver": "H45120200002",
+        "reason": "technical",
+        "reason_text": "",
+        "issued_on": "2025-03-01",
+    }
+    assert "TL-2" in client.post(reverse("letter_issue", args=[patient.pk]), data).content.decode()
+    response = client.post(
+        reverse("letter_issue", args=[patient.pk]), {**data, "receiver": "H44010600001"}
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    letter = TransferLetter.objects.get()
+    page = client.get(reverse("letter_print", args=[letter.pk])).content.decode()
+    assert letter.serial in page
+    assert "门诊特殊慢性病转诊证明" in page
+
+
+# --- tools ------------------------------------------------------------------------------------
+
+
+def test_settlement_check_answers_in_large_type_with_links(
+    client_for, clerk, reviewer, patient, hospitals
+):
+    qualified(clerk, reviewer, patient)
+    selection_add(by=clerk, patient=patient, institution=hospitals["home"], start=TODAY)
+    client = client_for(clerk)
+    disease = Disease.objects.get(code="M03900").pk
+    direct = client.get(
+        reverse("settlement"),
+        {
+            "patient": patient.cert_number,
+            "institution": "H45120200001",
+            "disease": disease,
+            "day": "2025-03-01",
+        },
+    ).content.decode()
+    assert 'data-outcome="direct"' in direct
+    refused = client.get(
+        reverse("settlement"),
+        {
+            "patient": patient.cert_number,
+            "institution": "H44010600001",
+            "disease": disease,
+            "day": "2025-03-01",
+        },
+    ).content.decode()
+    assert 'data-outcome="not_covered"' in refused
+    assert '<a href="/policy/#ST-2">ST-2</a>' in refused
+
+
+def test_settlement_for_another_bureaus_patient_is_refused(
+    client_for, other_clerk, patient, hospitals
+):
+    body = (
+        client_for(other_clerk)
+        .get(
+            reverse("settlement"),
+            {
+                "patient": patient.cert_number,
+                "institution": "H45120200001",
+                "disease": Disease.objects.get(code="M03900").pk,
+                "day": "2025-03-01",
+            },
+        )
+        .content.decode()
+    )
+    assert "没有登记这个证件号码" in body
+
+
+def test_institution_finder_and_autocomplete(client_for, clerk, patient, hospitals):
+    client = client_for(clerk)
+    disease = Disease.objects.get(code="M03900").pk
+    body = client.get(
+        reverse("institution_finder"),
+        {"destination": "440100", "disease": disease, "patient": patient.pk},
+    ).content.decode()
+    assert "H44010600001" in body
+    assert f"/patients/{patient.pk}/selections/new/?institution=H44010600001" in body
+    guangxi = client.get(
+        reverse("institution_finder"), {"destination": "450100", "disease": disease}
+    ).content.decode()
+    assert "H45010300001" in guangxi
+    results = client.get(reverse("institution_autocomplete"), {"q": "H4512"}).json()["results"]
+    assert {"H45120200001", "H45120200002"} <= {r["code"] for r in results}
+
+
+def test_policy_page_lists_every_rule_with_parameters(client_for, clerk):
+    from tests.policy.test_scenarios import RULE_IDS
+
+    body = client_for(clerk).get(reverse("policy")).content.decode()
+    for rule in RULE_IDS:
+        assert f'id="{rule}"' in body
+    assert "选点机构上限 = 3" in body
+
+
+def test_dashboard_queues_and_constant_queries(client_for, clerk, reviewer, hospitals):
+    client = client_for(clerk)
+    url = reverse("home")
+    patients = [factories.patient(clerk, name=f"韦示例{i}") for i in range(5)]
+    for p in patients:
+        with facts.as_of(dt.date(2024, 9, 20)):
+            filing_create(
+                by=clerk,
+                patient=p,
+                type="temporary",
+                subtype="other",
+                destination=Region.objects.get(code="440100"),
+                start=dt.date(2024, 9, 20),
+                materials=["identity"],
+            )
+    few = count_queries(client, url)
+    body = client.get(url).content.decode()
+    assert 'id="count-filings">5<' in body
+    for i in range(45):
+        p = factories.patient(clerk, name=f"覃示例{i}")
+        with facts.as_of(dt.date(2024, 9, 20)):
+            filing_create(
+                by=clerk,
+                patient=p,
+                type="temporary",
+                subtype="other",
+                destination=Region.objects.get(code="440100"),
+                start=dt.date(2024, 9, 20),
+                materials=["identity"],
+            )
+    assert count_queries(client, url) == few
+    assert 'id="count-filings">50<' in client.get(url).content.decode()
+
+
+def test_inbox_query_count_does_not_grow(client_for, clerk, patient):
+    client = client_for(clerk)
+    for i in range(5):
+        Notification.objects.create(user=clerk, patient=patient, title=f"提醒{i}", body="x")
+    few = count_queries(client, reverse("inbox"))
+    for i in range(45):
+        Notification.objects.create(user=clerk, patient=patient, title=f"提醒{i}", body="x")
+    assert count_queries(client, reverse("inbox")) == few
+
+
+def test_data_admin_home_is_a_page_of_links(client_for, data_admin):
+    body = client_for(data_admin).get(reverse("home")).content.decode()
+    assert "数据管理" in body
