@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mente_portal
-TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/1
 
 .PHONY: install install-dev run test lint format clean
 
@@ -19,7 +19,12 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install --quiet -e '.[embedded,dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# The project's zh_Hans catalogue (third-party strings); needs gettext's msgfmt.
+locale/zh_Hans/LC_MESSAGES/django.mo: locale/zh_Hans/LC_MESSAGES/django.po $(VENV)/.installed
+	command -v msgfmt >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext)
+	$(PY) manage.py compilemessages -l zh_Hans -v 0 --ignore=.venv
+
+install: $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo
 
 install-dev: $(VENV)/.installed-dev
 
@@ -33,8 +38,9 @@ run: install
 	  $(PY) manage.py run_reminders && \
 	  exec $(VENV)/bin/honcho start'
 
-test: install-dev
+test: install-dev locale/zh_Hans/LC_MESSAGES/django.mo
 	scripts/ensure_services.sh
+	scripts/ensure_browser.sh
 	PORTAL_ENV=test DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	  CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 	  $(VENV)/bin/pytest $(PYTEST_ARGS)

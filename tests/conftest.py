@@ -22,6 +22,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
         reference.load_all()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _empty_test_queue():
+    """Messages a previous run left on the test broker would reach this run's workers."""
+    from portal.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("celery")
+    except Exception:  # noqa: BLE001 - no broker yet, or no queue: nothing to empty
+        pass
+
+
 @pytest.fixture(autouse=True)
 def _fast_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

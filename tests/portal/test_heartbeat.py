@@ -1,6 +1,7 @@
 """The heartbeat runs through a real Celery worker on Redis and shows on the status page."""
 
 import time
+import uuid
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -25,9 +26,13 @@ def test_heartbeat_runs_on_a_real_worker_and_shows_on_status_page(client_for, re
     from tests.conftest import make_user
 
     assert app.conf.broker_url.startswith("redis://")
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    # A queue of its own, so that nothing other tests published gets in the way.
+    queue = f"heartbeat-test-{uuid.uuid4().hex}"
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=[queue]
+    ):
         # As beat sends it (the schedule entry carries this header).
-        heartbeat_task.apply_async(headers={"portal_origin": "beat"})
+        heartbeat_task.apply_async(headers={"portal_origin": "beat"}, queue=queue)
         assert _wait_for(lambda: Heartbeat.objects.count() == 2)
 
     worker = Heartbeat.objects.get(component=Heartbeat.Component.WORKER)
