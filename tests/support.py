@@ -151,8 +151,8 @@ def publishing_to(url: str) -> Iterator[None]:
     from portal.celery import app
 
     def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # kombu keeps one pool per broker URL; forget the app's, never close it (the
+        # pool for the other URL is shared and still in use afterwards).
         app._pool = None
         app.amqp._producer_pool = None
 
