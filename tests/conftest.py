@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -27,11 +28,9 @@ def _empty_test_queue():
     """Messages a previous run left on the test broker would reach this run's workers."""
     from portal.celery import app
 
-    try:
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_purge("celery")
-    except Exception:  # noqa: BLE001 - no broker yet, or no queue: nothing to empty
-        pass
+    # No broker yet, or no queue: nothing to empty.
+    with contextlib.suppress(Exception), app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("celery")
 
 
 @pytest.fixture(autouse=True)
