@@ -22,6 +22,7 @@ urlpatterns = [
     path("patients/<int:pk>/letters/new/", letters.issue, name="letter_issue"),
     path("qualifications/<int:pk>/review/", qualifications.review, name="qualification_review"),
     path("reviews/", qualifications.review_queue, name="review_queue"),
+    path("expiring/", dashboard.expiring, name="expiring"),
     path("selections/<int:pk>/end/", selections.end, name="selection_end"),
     path("filings/<int:pk>/cancel/", filings.cancel, name="filing_cancel"),
     path("filings/<int:pk>/receipt/", filings.receipt, name="filing_receipt"),

@@ -102,3 +102,69 @@ def _bureau_dashboard(request: StaffRequest) -> HttpResponse:
         "chart": bar_chart(by_disease),
     }
     return render(request, "cases/dashboard.html", context)
+
+
+@bureau_staff
+def expiring(request: StaffRequest) -> HttpResponse:
+    """The expiry queue: temporary filings and transfer letters ending in the next 30 days
+    (and qualifications in the next 60), in full, with export."""
+    from cases.views.common import can_unmask
+    from cases.views.patients import export_response
+    from portal.audit import record_export
+
+    today = facts.today()
+    patients = selectors.patient_list(request.user).values("pk")
+    rows = []
+    for f in (
+        Filing.objects.filter(
+            patient__in=patients,
+            status="active",
+            type="temporary",
+            end__gte=today,
+            end__lt=today + dt.timedelta(days=30),
+        )
+        .select_related("patient", "destination")
+        .order_by("end", "pk")[:5000]
+    ):
+        rows.append(("临时跨省备案", f.patient, f"→ {f.destination.full_name}", f.end or today))
+    for t in (
+        TransferLetter.objects.filter(
+            patient__in=patients,
+            status="active",
+            end__gte=today,
+            end__lt=today + dt.timedelta(days=30),
+        )
+        .select_related("patient", "receiver")
+        .order_by("end", "pk")[:5000]
+    ):
+        rows.append(("转诊证明", t.patient, f"{t.serial} → {t.receiver.name}", t.end))
+    for q in (
+        Qualification.objects.filter(
+            patient__in=patients,
+            status="approved",
+            valid_until__gte=today,
+            valid_until__lt=today + dt.timedelta(days=60),
+        )
+        .select_related("patient", "disease")
+        .order_by("valid_until", "pk")[:5000]
+    ):
+        rows.append(("门特资格复评", q.patient, q.disease.name, q.valid_until or today))
+    rows.sort(key=lambda r: (r[3], r[0]))
+    fmt = request.GET.get("export")
+    unmask = can_unmask(request.user)
+    if fmt in ("xlsx", "csv"):
+        record_export(request.user, "到期队列", len(rows), unmasked=unmask)
+        data = [
+            [
+                kind,
+                p.name,
+                p.cert_number if unmask else p.masked_cert_number,
+                what,
+                (end - dt.timedelta(days=1)).isoformat(),
+            ]
+            for kind, p, what, end in rows
+        ]
+        return export_response(
+            data, ["类别", "姓名", "证件号码", "内容", "有效期至"], "expiring", fmt
+        )
+    return render(request, "cases/expiring.html", {"rows": rows, "unmask": unmask, "today": today})

@@ -598,3 +598,48 @@ def test_inbox_query_count_does_not_grow(client_for, clerk, patient):
 def test_data_admin_home_is_a_page_of_links(client_for, data_admin):
     body = client_for(data_admin).get(reverse("home")).content.decode()
     assert "数据管理" in body
+
+
+def test_expiring_queue_and_export(client_for, clerk):
+    patients = [factories.patient(clerk, name=f"韦示例{i}") for i in range(3)]
+    for p in patients:
+        with facts.as_of(dt.date(2024, 9, 20)):
+            filing_create(
+                by=clerk,
+                patient=p,
+                type="temporary",
+                subtype="other",
+                destination=Region.objects.get(code="440100"),
+                start=dt.date(2024, 9, 20),
+                materials=["identity"],
+            )
+    client = client_for(clerk)
+    body = client.get(reverse("expiring")).content.decode()
+    assert body.count("临时跨省备案") == 3
+    xlsx = client.get(reverse("expiring"), {"export": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet.max_row == 4
+    assert sheet.cell(2, 5).value == "2025-03-19"
+
+
+def test_review_queue_query_count_does_not_grow(client_for, clerk, reviewer, hospitals):
+    from cases.services.qualifications import qualification_apply
+
+    def apply_for(n):
+        for i in range(n):
+            p = factories.patient(clerk, name=f"韦示例{i}")
+            qualification_apply(
+                by=clerk,
+                patient=p,
+                disease=Disease.objects.get(code="M03900"),
+                applied_on=TODAY,
+                diagnosis_institution=hospitals["home"],
+                diagnosis_date=TODAY,
+                diagnosis_doctor="李医生",
+            )
+
+    client = client_for(reviewer)
+    apply_for(5)
+    few = count_queries(client, reverse("review_queue"))
+    apply_for(45)
+    assert count_queries(client, reverse("review_queue")) == few
