@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import views
+from portal import two_factor, views
 
 admin.site.site_header = "门特经办系统 · 数据管理"
 admin.site.site_title = "门特经办系统"
@@ -15,6 +15,8 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/2fa/verify/", two_factor.verify, name="two_factor_verify"),
+    path("accounts/2fa/setup/", two_factor.setup, name="two_factor_setup"),
     path("status/", views.status, name="status"),
     # One login page for the portal and the admin site.
     path("admin/login/", views.admin_login),
