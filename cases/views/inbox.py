@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from cases.models import Notification
 from cases.views.common import StaffRequest
@@ -21,9 +20,11 @@ def inbox(request: StaffRequest) -> HttpResponse:
     return render(request, "cases/inbox.html", {"page": page})
 
 
-@require_POST
 def inbox_read(request: StaffRequest, pk: int) -> HttpResponse:
+    # Another user's message is a 404 before the method is even looked at.
     notification = get_object_or_404(Notification, pk=pk, user_id=int(request.user.pk or 0))
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     if notification.read_at is None:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from cases import access, selectors
@@ -50,17 +50,16 @@ def apply(request: StaffRequest, pk: int) -> HttpResponse:
 
 
 def _reviewable(request: StaffRequest, pk: int) -> Qualification:
-    if not access.may_review(request.user):
-        raise PermissionDenied("只有复核人员才能复核门特资格。")
+    # Scope first: a record of another bureau is a 404 whatever the user's role.
     qualification = (
         Qualification.objects.select_related("patient", "disease", "recorded_by")
         .filter(patient__in=selectors.patient_list(request.user).values("pk"), pk=pk)
         .first()
     )
     if qualification is None:
-        from django.http import Http404
-
         raise Http404("申请不存在")
+    if not access.may_review(request.user):
+        raise PermissionDenied("只有复核人员才能复核门特资格。")
     return qualification
 
 
