@@ -240,10 +240,18 @@ class LetterForm(forms.Form):
 
 
 class SettlementForm(forms.Form):
-    patient = CodeField(label="参保人证件号码", max_length=40)
+    # A patient page links here by id (``pid``), so that no full ID number travels in a URL.
+    patient = CodeField(label="参保人证件号码", max_length=40, required=False)
+    pid = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**62)
     institution = InstitutionField(label="就医机构")
     disease = disease_field()
     day = forms.DateField(label="就医日期", widget=DateInput())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("patient") and not data.get("pid"):
+            self.add_error("patient", "请填写参保人证件号码。")
+        return data
 
 
 class FinderForm(forms.Form):

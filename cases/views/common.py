@@ -45,3 +45,14 @@ def recorder(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 def can_unmask(user: Any) -> bool:
     return bool(user.has_perm("cases.unmask_patient"))
+
+
+def unmasked(request: HttpRequest, what: str) -> bool:
+    """Whether this page shows full ID numbers and phones; each time it does, the
+    unmasking is written to the audit log."""
+    if not can_unmask(request.user):
+        return False
+    from portal.audit import record
+
+    record(request.user, "unmask", what)
+    return True

@@ -108,7 +108,7 @@ def _bureau_dashboard(request: StaffRequest) -> HttpResponse:
 def expiring(request: StaffRequest) -> HttpResponse:
     """The expiry queue: temporary filings and transfer letters ending in the next 30 days
     (and qualifications in the next 60), in full, with export."""
-    from cases.views.common import can_unmask
+    from cases.views.common import unmasked
     from cases.views.patients import export_response
     from portal.audit import record_export
 
@@ -151,7 +151,7 @@ def expiring(request: StaffRequest) -> HttpResponse:
         rows.append(("门特资格复评", q.patient, q.disease.name, q.valid_until or today))
     rows.sort(key=lambda r: (r[3], r[0]))
     fmt = request.GET.get("export")
-    unmask = can_unmask(request.user)
+    unmask = unmasked(request, "到期队列" + ("导出" if fmt else ""))
     if fmt in ("xlsx", "csv"):
         record_export(request.user, "到期队列", len(rows), unmasked=unmask)
         data = [

@@ -11,7 +11,7 @@ from cases.forms import CancelFilingForm, FilingForm, show_refusal, today_initia
 from cases.models import Filing
 from cases.services import PolicyRefusal
 from cases.services.filings import filing_cancel, filing_create
-from cases.views.common import StaffRequest, bureau_staff, can_unmask, recorder
+from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
 from portal.audit import record_print
 
 
@@ -109,7 +109,7 @@ def receipt(request: StaffRequest, pk: int) -> HttpResponse:
         {
             "filing": filing,
             "patient": filing.patient,
-            "unmask": can_unmask(request.user),
+            "unmask": unmasked(request, f"备案回执 #{filing.pk}"),
             "materials": materials,
         },
     )

@@ -11,7 +11,7 @@ from cases.forms import LetterForm, show_refusal, today_initial
 from cases.models import TransferLetter
 from cases.services import PolicyRefusal
 from cases.services.letters import letter_issue
-from cases.views.common import StaffRequest, bureau_staff, can_unmask, recorder
+from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
 from portal.audit import record_print
 
 
@@ -58,6 +58,6 @@ def letter_print(request: StaffRequest, pk: int) -> HttpResponse:
         {
             "letter": letter,
             "patient": letter.patient,
-            "unmask": can_unmask(request.user),
+            "unmask": unmasked(request, f"转诊证明 {letter.serial}"),
         },
     )

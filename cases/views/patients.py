@@ -18,7 +18,7 @@ from cases.forms import RegisterForm, SearchForm, show_refusal
 from cases.models import Filing, Patient, Qualification, Selection
 from cases.services import PolicyRefusal
 from cases.services.patients import find_registered, patient_register
-from cases.views.common import StaffRequest, bureau_staff, can_unmask, recorder
+from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
 from portal.audit import record_export
 from portal.spreadsheets import CSV, XLSX
 
@@ -93,8 +93,8 @@ def patient_search(request: StaffRequest) -> HttpResponse:
         if request.GET
         else selectors.patient_list(request.user).order_by("-created_at", "-pk")
     )
-    unmask = can_unmask(request.user)
     fmt = request.GET.get("export")
+    unmask = unmasked(request, "参保人查询" + ("导出" if fmt else "列表"))
     if fmt in ("xlsx", "csv"):
         patients = list(qs[:EXPORT_LIMIT])
         record_export(request.user, "参保人查询结果", len(patients), unmasked=unmask)
@@ -148,7 +148,7 @@ def selection_slots(selections: list[Selection], today: Any) -> list[dict[str, A
 def patient_detail(request: StaffRequest, pk: int) -> HttpResponse:
     case = selectors.case_file(request.user, pk)
     today = facts.today()
-    unmask = can_unmask(request.user)
+    unmask = unmasked(request, f"参保人档案 #{case.patient.pk}")
     return render(
         request,
         "cases/patient_detail.html",

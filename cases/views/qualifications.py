@@ -16,7 +16,7 @@ from cases.services.qualifications import (
     qualification_approve,
     qualification_reject,
 )
-from cases.views.common import StaffRequest, bureau_staff, can_unmask, recorder
+from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
 from cases.views.patients import export_response
 from portal.audit import record_export
 
@@ -110,7 +110,7 @@ def review_queue(request: StaffRequest) -> HttpResponse:
     queue = selectors.reviews_waiting(request.user)
     fmt = request.GET.get("export")
     if fmt in ("xlsx", "csv"):
-        unmask = can_unmask(request.user)
+        unmask = unmasked(request, "待复核队列导出")
         rows = [
             [
                 q.patient.name,

@@ -18,16 +18,20 @@ from institutions.parameters import SPECS, parameters_on
 
 @bureau_staff
 def settlement(request: StaffRequest) -> HttpResponse:
-    initial = {
-        **today_initial(),
-        "patient": request.GET.get("patient", ""),
-        "institution": request.GET.get("institution", ""),
-    }
+    # A patient page links here by id (pid), so no full ID number travels in a URL.
+    linked = None
+    if str(request.GET.get("pid", "")).isdigit():
+        linked = selectors.patient_get(request.user, request.GET["pid"])
+    initial = {**today_initial(), "institution": request.GET.get("institution", "")}
     form = SettlementForm(request.GET if "disease" in request.GET else None, initial=initial)
-    answer = patient = None
+    answer = None
+    patient = linked
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        patient = selectors.patient_list(request.user).filter(cert_number=data["patient"]).first()
+        if patient is None:
+            patient = (
+                selectors.patient_list(request.user).filter(cert_number=data["patient"]).first()
+            )
         if patient is None:
             form.add_error("patient", "本经办机构没有登记这个证件号码的参保人。")
         else:
@@ -45,6 +49,7 @@ def settlement(request: StaffRequest) -> HttpResponse:
             "form": form,
             "answer": answer,
             "patient": patient,
+            "linked": linked,
             "failed": failed,
             "outcome_label": rules.OUTCOME_LABELS.get(answer.outcome) if answer else "",
         },

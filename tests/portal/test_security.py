@@ -150,3 +150,55 @@ def test_production_uses_argon2_and_secure_cookies():
         "True",
         "31536000",
     ]
+
+
+def test_unmasking_is_permitted_by_role_and_audited(client_for, clerk, bureau_admin):
+    from portal.models import AuditEvent
+    from tests import factories
+
+    patient = factories.patient(clerk)
+    masked = client_for(clerk).get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert patient.cert_number not in masked
+    assert not AuditEvent.objects.filter(action="unmask").exists()
+    full = (
+        client_for(bureau_admin).get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    )
+    assert patient.cert_number in full
+    event = AuditEvent.objects.get(action="unmask")
+    assert event.user == bureau_admin
+    assert str(patient.pk) in event.detail
+
+
+def test_bureau_admin_manages_only_their_bureau_and_the_unmask_permission(
+    client_for, bureau_admin, clerk, other_clerk
+):
+    from django.contrib.auth.models import Permission
+
+    client = client_for(bureau_admin)
+    listing = client.get(reverse("admin:portal_user_changelist")).content.decode()
+    assert "clerk" in listing
+    assert "other_clerk" not in listing
+    assert client.get(reverse("admin:portal_user_change", args=[other_clerk.pk])).status_code == 302
+    page = client.get(reverse("admin:portal_user_change", args=[clerk.pk]))
+    permissions = page.context["adminform"].form.fields["user_permissions"].queryset
+    assert list(permissions.values_list("codename", flat=True)) == ["unmask_patient"]
+    roles = [value for value, _ in page.context["adminform"].form.fields["role"].choices]
+    assert "data_admin" not in roles
+    unmask = Permission.objects.get(codename="unmask_patient")
+    response = client.post(
+        reverse("admin:portal_user_change", args=[clerk.pk]),
+        {
+            "username": "clerk",
+            "last_name": "",
+            "first_name": "",
+            "email": "",
+            "phone": "",
+            "role": "clerk",
+            "is_active": "on",
+            "user_permissions": [unmask.pk],
+        },
+    )
+    assert response.status_code == 302
+    clerk.refresh_from_db()
+    assert clerk.user_permissions.filter(codename="unmask_patient").exists()
+    assert clerk.bureau == bureau_admin.bureau
