@@ -1,0 +1,155 @@
+"""Every page type, the admin site included, loads under the strict Content Security
+Policy without a single violation (Debian's Chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from cases import facts
+from cases.models import Notification
+from cases.services.filings import filing_create
+from cases.services.letters import letter_issue
+from cases.services.selections import selection_add
+from institutions.models import Institution, Region
+from tests import factories
+from tests.browser.test_journey import ARGS, CHROMIUM
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
+]
+
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
+def session_cookie(user, verified: bool) -> str:
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    if verified:
+        device = TOTPDevice.objects.create(user=user, name="测试", confirmed=True)
+        session["otp_device_id"] = device.persistent_id
+    session.create()
+    return session.session_key
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_no_page_violates_the_content_security_policy(
+    live_server, clerk, reviewer, bureau_admin, regions, monkeypatch
+):
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    today = facts.today()
+    home = factories.institution(
+        "H45120200001", level=3, transfer_issuer=True, networked=("M03900",)
+    )
+    guangzhou = factories.institution("H44010600001", level=3, cross_province=("M03900",))
+    patient = factories.patient(clerk, day=today)
+    qualification = factories.qualification(clerk, reviewer, patient, day=today)
+    selection = selection_add(by=clerk, patient=patient, institution=home, start=today).selection
+    filing = filing_create(
+        by=clerk,
+        patient=patient,
+        type="temporary",
+        subtype="other",
+        destination=Region.objects.get(code="440100"),
+        start=today,
+        materials=["identity"],
+    )
+    letter = letter_issue(
+        by=clerk,
+        patient=patient,
+        disease=qualification.disease,
+        issuer=home,
+        receiver=guangzhou,
+        reason="technical",
+        issued_on=today,
+    )
+    Notification.objects.create(user=bureau_admin, patient=patient, title="提醒", body="内容")
+    bureau_admin.is_superuser = True  # to reach every admin page in one session
+    bureau_admin.save()
+
+    p = f"/patients/{patient.pk}"
+    pages = [
+        "/",
+        "/patients/",
+        "/patients/?q=wsl",
+        "/patients/new/",
+        f"{p}/",
+        f"{p}/qualifications/new/",
+        f"{p}/selections/new/",
+        f"{p}/filings/new/",
+        f"{p}/letters/new/",
+        "/reviews/",
+        "/expiring/",
+        f"/selections/{selection.pk}/end/",
+        f"/filings/{filing.pk}/cancel/",
+        f"/filings/{filing.pk}/receipt/",
+        f"/letters/{letter.pk}/print/",
+        f"/settlement/?pid={patient.pk}&institution=H45120200001&disease="
+        f"{qualification.disease_id}&day={today}",
+        f"/institutions/finder/?destination=440100&disease="
+        f"{qualification.disease_id}&patient={patient.pk}",
+        "/policy/",
+        "/inbox/",
+        "/status/",
+        "/accounts/2fa/setup/",
+        "/admin/",
+        "/admin/institutions/institution/",
+        f"/admin/institutions/institution/{home.pk}/change/",
+        f"/admin/institutions/institution/{home.pk}/history/",
+        "/admin/institutions/institution/import/",
+        "/admin/institutions/institution/export/",
+        "/admin/institutions/region/?q=4512",
+        "/admin/institutions/disease/",
+        "/admin/institutions/policyparameter/add/",
+        "/admin/cases/patient/",
+        f"/admin/cases/patient/{patient.pk}/change/",
+        "/admin/portal/user/",
+        f"/admin/portal/user/{clerk.pk}/change/",
+        "/admin/portal/auditevent/",
+    ]
+    violations: dict[str, list[str]] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context()
+        context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": session_cookie(bureau_admin, verified=True),
+                    "url": live_server.url,
+                }
+            ]
+        )
+        context.add_init_script(RECORD_VIOLATIONS)
+        page = context.new_page()
+        console: list[str] = []
+        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        for path in pages:
+            response = page.goto(live_server.url + path)
+            assert response is not None
+            assert response.status < 400, (path, response.status)
+            page.wait_for_load_state("load")
+            found = page.evaluate("window.__cspViolations") + [
+                c for c in console if "Content Security Policy" in c
+            ]
+            console.clear()
+            if found:
+                violations[path] = found
+        browser.close()
+    assert violations == {}
+    assert Institution.objects.filter(code="H45120200001").exists()
