@@ -167,3 +167,19 @@ def recent_changes(user: Any, limit: int = 12) -> list[Change]:
 def timeline(patient: Patient, limit: int = 200) -> list[Change]:
     """Every change to a patient's case, newest first, with user and time."""
     return _changes({"patient_id": patient.pk}, limit)
+
+
+def record_get(user: Any, queryset: QuerySet[Any], pk: Any, what: str = "记录") -> Any:
+    """A record under one of the user's bureau's patients, or 404 (never telling that a
+    record of another bureau exists)."""
+    try:
+        found = queryset.filter(
+            patient__in=patients_visible_to(user).values("pk"), pk=int(pk)
+        ).first()
+    except (TypeError, ValueError, OverflowError):
+        found = None
+    if found is None:
+        from django.http import Http404
+
+        raise Http404(f"{what}不存在")
+    return found

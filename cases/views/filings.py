@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from cases import rules, selectors
@@ -16,16 +16,11 @@ from portal.audit import record_print
 
 
 def _filing(request: StaffRequest, pk: int) -> Filing:
-    filing = (
-        Filing.objects.select_related(
-            "patient__bureau", "patient__region", "destination", "transfer_letter", "created_by"
-        )
-        .filter(patient__in=selectors.patient_list(request.user).values("pk"), pk=pk)
-        .first()
+    related = ("patient__bureau", "patient__region", "destination", "transfer_letter", "created_by")
+    found: Filing = selectors.record_get(
+        request.user, Filing.objects.select_related(*related), pk, "备案"
     )
-    if filing is None:
-        raise Http404("备案不存在")
-    return filing
+    return found
 
 
 @recorder

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from cases import selectors
@@ -42,15 +42,10 @@ def issue(request: StaffRequest, pk: int) -> HttpResponse:
 
 @bureau_staff
 def letter_print(request: StaffRequest, pk: int) -> HttpResponse:
-    letter = (
-        TransferLetter.objects.select_related(
-            "patient__bureau", "patient__region", "disease", "issuer", "receiver__location"
-        )
-        .filter(patient__in=selectors.patient_list(request.user).values("pk"), pk=pk)
-        .first()
+    related = ("patient__bureau", "patient__region", "disease", "issuer", "receiver__location")
+    letter = selectors.record_get(
+        request.user, TransferLetter.objects.select_related(*related), pk, "转诊证明"
     )
-    if letter is None:
-        raise Http404("转诊证明不存在")
     record_print(request.user, f"转诊证明 {letter.serial}")
     return render(
         request,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from cases import access, selectors
@@ -51,13 +51,12 @@ def apply(request: StaffRequest, pk: int) -> HttpResponse:
 
 def _reviewable(request: StaffRequest, pk: int) -> Qualification:
     # Scope first: a record of another bureau is a 404 whatever the user's role.
-    qualification = (
-        Qualification.objects.select_related("patient", "disease", "recorded_by")
-        .filter(patient__in=selectors.patient_list(request.user).values("pk"), pk=pk)
-        .first()
+    qualification: Qualification = selectors.record_get(
+        request.user,
+        Qualification.objects.select_related("patient", "disease", "recorded_by"),
+        pk,
+        "申请",
     )
-    if qualification is None:
-        raise Http404("申请不存在")
     if not access.may_review(request.user):
         raise PermissionDenied("只有复核人员才能复核门特资格。")
     return qualification

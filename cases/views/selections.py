@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from cases import selectors
@@ -51,13 +51,9 @@ def add(request: StaffRequest, pk: int) -> HttpResponse:
 
 @recorder
 def end(request: StaffRequest, pk: int) -> HttpResponse:
-    selection = (
-        Selection.objects.select_related("patient", "institution")
-        .filter(patient__in=selectors.patient_list(request.user).values("pk"), pk=pk)
-        .first()
+    selection = selectors.record_get(
+        request.user, Selection.objects.select_related("patient", "institution"), pk, "选点"
     )
-    if selection is None:
-        raise Http404("选点不存在")
     form = EndSelectionForm(request.POST or None, initial=today_initial())
     if request.method == "POST" and form.is_valid():
         try:
