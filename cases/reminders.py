@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -111,7 +112,7 @@ def _stage_records(
     end_of: Callable[[Any], dt.date],
     stages_days: list[int],
     expired_status: str,
-    silent: set[int] = frozenset(),  # type: ignore[assignment]
+    silent: Collection[int] = (),
 ) -> None:
     day = report.day
     done = _done_stages(key, [r.pk for r in records])
@@ -218,37 +219,46 @@ def run_reminders(day: dt.date, patient_ids: list[int] | None = None) -> RunRepo
     record_stages = params.reminder_stages_days
     qual_stages = params.reassessment_stages_days
 
-    for batch in _chunks(_temporary_filings(day, max(record_stages)).filter(**scope)):
-        _stage_records(
-            report,
-            key="filing",
-            model=Filing,
-            records=batch,
-            end_of=lambda f: f.end,
-            stages_days=record_stages,
-            expired_status=Filing.Status.EXPIRED,
-        )
-    for batch in _chunks(_letters(day, max(record_stages)).filter(**scope)):
-        _stage_records(
-            report,
-            key="transfer_letter",
-            model=TransferLetter,
-            records=batch,
-            end_of=lambda t: t.end,
-            stages_days=record_stages,
-            expired_status=TransferLetter.Status.EXPIRED,
-        )
-    for batch in _chunks(_qualifications(day, max(qual_stages)).filter(**scope)):
-        _stage_records(
-            report,
-            key="qualification",
-            model=Qualification,
-            records=batch,
-            end_of=lambda q: q.valid_until,
-            stages_days=qual_stages,
-            expired_status=Qualification.Status.EXPIRED,
-            silent=_renewed([q.pk for q in batch]),
-        )
+    # (reminder key, model, records due soon, end date, stages, expired status)
+    sources = [
+        (
+            "filing",
+            Filing,
+            _temporary_filings(day, max(record_stages)),
+            "end",
+            record_stages,
+            Filing.Status.EXPIRED,
+        ),
+        (
+            "transfer_letter",
+            TransferLetter,
+            _letters(day, max(record_stages)),
+            "end",
+            record_stages,
+            TransferLetter.Status.EXPIRED,
+        ),
+        (
+            "qualification",
+            Qualification,
+            _qualifications(day, max(qual_stages)),
+            "valid_until",
+            qual_stages,
+            Qualification.Status.EXPIRED,
+        ),
+    ]
+    for key, model, queryset, end_field, stages_days, expired_status in sources:
+        for batch in _chunks(queryset.filter(**scope)):
+            _stage_records(
+                report,
+                key=key,
+                model=model,
+                records=batch,
+                end_of=attrgetter(end_field),
+                stages_days=stages_days,
+                expired_status=expired_status,
+                # RM-3: a qualification renewed in time gets no more reminders.
+                silent=_renewed([r.pk for r in batch]) if model is Qualification else (),
+            )
     _lock_lifted(report, params, scope)
     return report
 
