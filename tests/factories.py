@@ -83,3 +83,46 @@ def qualification(
             diagnosis_doctor="李医生",
         )
         return qualification_approve(by=reviewer, qualification=applied, decided_on=day)
+
+
+def case_file(clerk: User, reviewer: User, day: dt.date) -> dict[str, object]:
+    """A patient with one record of every kind: an approved qualification, a selection,
+    a temporary filing to Guangzhou and a cross-province transfer letter."""
+    from cases.services.filings import filing_create
+    from cases.services.letters import letter_issue
+    from cases.services.selections import selection_add
+    from institutions.models import Region
+
+    with facts.as_of(day):
+        home = institution("H45120200001", level=3, transfer_issuer=True, networked=("M03900",))
+        guangzhou = institution("H44010600001", level=3, cross_province=("M03900",))
+        p = patient(clerk, day=day)
+        approved = qualification(clerk, reviewer, p, day=day)
+        selection = selection_add(by=clerk, patient=p, institution=home, start=day).selection
+        filing = filing_create(
+            by=clerk,
+            patient=p,
+            type="temporary",
+            subtype="other",
+            destination=Region.objects.get(code="440100"),
+            start=day,
+            materials=["identity"],
+        )
+        letter = letter_issue(
+            by=clerk,
+            patient=p,
+            disease=approved.disease,
+            issuer=home,
+            receiver=guangzhou,
+            reason="technical",
+            issued_on=day,
+        )
+    return {
+        "home": home,
+        "guangzhou": guangzhou,
+        "patient": p,
+        "qualification": approved,
+        "selection": selection,
+        "filing": filing,
+        "letter": letter,
+    }

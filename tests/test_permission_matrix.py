@@ -11,11 +11,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cases import facts
 from cases.models import Notification
-from cases.services.filings import filing_create
-from cases.services.letters import letter_issue
 from cases.services.qualifications import qualification_apply
-from cases.services.selections import selection_add
-from institutions.models import Disease, Region
+from institutions.models import Disease
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -41,53 +38,19 @@ def object_url_names() -> set[str]:
 
 @pytest.fixture
 def records(clerk, reviewer, bureau_admin):
+    case = factories.case_file(clerk, reviewer, TODAY)
     with facts.as_of(TODAY):
-        patient = factories.patient(clerk)
-        home = factories.institution(
-            "H45120200001", level=3, transfer_issuer=True, networked=("M03900",)
-        )
-        guangzhou = factories.institution("H44010600001", level=3, cross_province=("M03900",))
-        approved = factories.qualification(clerk, reviewer, patient, day=TODAY)
-        hypertension = Disease.objects.get(code="M01600")
         submitted = qualification_apply(
             by=clerk,
-            patient=patient,
-            disease=hypertension,
+            patient=case["patient"],
+            disease=Disease.objects.get(code="M01600"),
             applied_on=TODAY,
-            diagnosis_institution=home,
+            diagnosis_institution=case["home"],
             diagnosis_date=TODAY,
             diagnosis_doctor="x",
         )
-        selection = selection_add(
-            by=clerk, patient=patient, institution=home, start=TODAY
-        ).selection
-        filing = filing_create(
-            by=clerk,
-            patient=patient,
-            type="temporary",
-            subtype="other",
-            destination=Region.objects.get(code="440100"),
-            start=TODAY,
-            materials=["identity"],
-        )
-        letter = letter_issue(
-            by=clerk,
-            patient=patient,
-            disease=approved.disease,
-            issuer=home,
-            receiver=guangzhou,
-            reason="technical",
-            issued_on=TODAY,
-        )
-        note = Notification.objects.create(user=clerk, patient=patient, title="t", body="b")
-    return {
-        "patient": patient,
-        "submitted": submitted,
-        "selection": selection,
-        "filing": filing,
-        "letter": letter,
-        "notification": note,
-    }
+    note = Notification.objects.create(user=clerk, patient=case["patient"], title="t", body="b")
+    return {**case, "submitted": submitted, "notification": note}
 
 
 # url name -> (record, expected GET status for clerk, reviewer, bureau admin)

@@ -13,10 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases import facts
 from cases.models import Notification
-from cases.services.filings import filing_create
-from cases.services.letters import letter_issue
-from cases.services.selections import selection_add
-from institutions.models import Institution, Region
+from institutions.models import Institution
 from tests import factories
 from tests.browser.test_journey import ARGS, CHROMIUM
 
@@ -53,30 +50,13 @@ def test_no_page_violates_the_content_security_policy(
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     today = facts.today()
-    home = factories.institution(
-        "H45120200001", level=3, transfer_issuer=True, networked=("M03900",)
-    )
-    guangzhou = factories.institution("H44010600001", level=3, cross_province=("M03900",))
-    patient = factories.patient(clerk, day=today)
-    qualification = factories.qualification(clerk, reviewer, patient, day=today)
-    selection = selection_add(by=clerk, patient=patient, institution=home, start=today).selection
-    filing = filing_create(
-        by=clerk,
-        patient=patient,
-        type="temporary",
-        subtype="other",
-        destination=Region.objects.get(code="440100"),
-        start=today,
-        materials=["identity"],
-    )
-    letter = letter_issue(
-        by=clerk,
-        patient=patient,
-        disease=qualification.disease,
-        issuer=home,
-        receiver=guangzhou,
-        reason="technical",
-        issued_on=today,
+    case = factories.case_file(clerk, reviewer, today)
+    patient, qualification = case["patient"], case["qualification"]
+    selection, filing, letter, home = (
+        case["selection"],
+        case["filing"],
+        case["letter"],
+        case["home"],
     )
     Notification.objects.create(user=bureau_admin, patient=patient, title="提醒", body="内容")
     bureau_admin.is_superuser = True  # to reach every admin page in one session
