@@ -31,6 +31,18 @@ def patients_visible_to(user: Any, queryset: QuerySet[Patient] | None = None) ->
     return qs.filter(bureau_id=user.bureau_id)
 
 
+def records_visible_to(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """Qualifications, filings or transfer letters under the patients this user may see,
+    by the bureau each record carries (the same as its patient's; see Qualification.bureau)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return queryset.none()
+    if user.has_perm("cases.view_all_patients"):
+        return queryset
+    if user.bureau_id is None:
+        return queryset.none()
+    return queryset.filter(bureau_id=user.bureau_id)
+
+
 def get_patient_for_user(user: Any, pk: Any, queryset: QuerySet[Patient] | None = None) -> Patient:
     """The patient if this user may see it; otherwise 404, never telling that it exists."""
     try:

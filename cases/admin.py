@@ -6,24 +6,93 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
+from cases import rules, search
 from cases.access import patients_visible_to
 from cases.models import Filing, Patient, Qualification, Reminder, Selection, TransferLetter
 
 
-class ReadOnlyCaseAdmin(SimpleHistoryAdmin):
+class EstimatedCountPaginator(Paginator):
+    """Counts a filtered or searched list exactly, but takes an unfiltered table's size
+    from PostgreSQL's statistics: COUNT(*) over millions of rows would cost more than the
+    page, and "about 3,000,000" is all the page needs to show."""
+
+    @cached_property
+    def count(self) -> int:
+        qs = self.object_list
+        if isinstance(qs, QuerySet) and not qs.query.where:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [qs.model._meta.db_table],
+                )
+                row = cursor.fetchone()
+            if row and row[0] > 100_000:
+                return int(row[0])
+        return super().count
+
+
+class IndexedSearchMixin:
+    """Admin search in which each term goes to the one index that can answer it
+    (cases.search): an ID number or code exactly, a name by trigram or prefix, pinyin by
+    initials. Django's default ORs an icontains over every search field, which PostgreSQL
+    can only answer by reading the whole table (seconds at province scale).
+
+    ``search_routes`` maps a kind of term to the fields it is matched against; a term of
+    a kind with no route falls back to Django's search.
+    """
+
+    search_routes: dict[str, list[str]] = {}
+    search_help_text = (
+        "证件号码、编码（精确）；姓名（3个字及以上任意位置，1–2个字从头匹配）；拼音首字母"
+    )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        terms = search_term.split()
+        if not terms:
+            return queryset, False
+        for term in terms:
+            kind = search.kind(term)
+            fields = self.search_routes.get(kind)
+            if not fields:
+                return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+            matches = Q()
+            for field in fields:
+                if kind == "id":
+                    matches |= Q(**{field: rules.normalize_cert_number(term)})
+                elif kind in ("serial", "code"):
+                    matches |= Q(**{field: term.strip().upper()})
+                elif kind == "latin":
+                    matches |= search.pinyin_q(field, term)
+                else:
+                    matches |= search.name_q(field, term)
+            queryset = queryset.filter(matches)
+        return queryset, False
+
+
+class ReadOnlyCaseAdmin(IndexedSearchMixin, SimpleHistoryAdmin):
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     patient_path = "patient"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = super().get_queryset(request)
-        visible = patients_visible_to(request.user)
+        user: Any = request.user
+        if user.has_perm("cases.view_all_patients"):
+            return qs
         if self.patient_path == "":
-            return qs.filter(pk__in=visible.values("pk"))
-        return qs.filter(**{f"{self.patient_path}__in": visible.values("pk")})
+            return patients_visible_to(user, qs)
+        if not getattr(user, "bureau_id", None):
+            return qs.none()
+        return qs.filter(**{f"{self.patient_path}__bureau_id": user.bureau_id})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -33,6 +102,13 @@ class ReadOnlyCaseAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+PATIENT_ROUTES = {
+    "id": ["patient__cert_number"],
+    "text": ["patient__name"],
+    "latin": ["patient__"],
+}
 
 
 @admin.register(Patient)
@@ -48,6 +124,12 @@ class PatientAdmin(ReadOnlyCaseAdmin):
     ]
     list_filter = ["insurance_type", "cert_type"]
     search_fields = ["=cert_number", "name", "name_initials"]
+    search_routes = {
+        "id": ["cert_number"],
+        "code": ["cert_number"],
+        "text": ["name"],
+        "latin": [""],
+    }
     list_select_related = ["region", "bureau"]
 
 
@@ -56,6 +138,7 @@ class QualificationAdmin(ReadOnlyCaseAdmin):
     list_display = ["patient", "disease", "status", "applied_on", "valid_from", "valid_until"]
     list_filter = ["status"]
     search_fields = ["=patient__cert_number", "patient__name", "disease__code"]
+    search_routes = {**PATIENT_ROUTES, "code": ["disease__code"]}
     list_select_related = ["patient", "disease"]
 
 
@@ -64,6 +147,7 @@ class SelectionAdmin(ReadOnlyCaseAdmin):
     list_display = ["patient", "slot", "institution", "scope", "start", "end"]
     list_filter = ["scope"]
     search_fields = ["=patient__cert_number", "patient__name", "institution__code"]
+    search_routes = {**PATIENT_ROUTES, "code": ["institution__code"]}
     list_select_related = ["patient", "institution"]
 
 
@@ -72,6 +156,7 @@ class FilingAdmin(ReadOnlyCaseAdmin):
     list_display = ["patient", "type", "subtype", "destination", "start", "end", "status"]
     list_filter = ["type", "status", "retroactive"]
     search_fields = ["=patient__cert_number", "patient__name", "destination__code"]
+    search_routes = {**PATIENT_ROUTES, "code": ["destination_id"]}
     list_select_related = ["patient", "destination"]
 
 
@@ -89,6 +174,7 @@ class TransferLetterAdmin(ReadOnlyCaseAdmin):
     ]
     list_filter = ["status", "reason"]
     search_fields = ["=serial", "=patient__cert_number", "patient__name"]
+    search_routes = {**PATIENT_ROUTES, "serial": ["serial"]}
     list_select_related = ["patient", "disease", "issuer", "receiver"]
 
 
@@ -98,13 +184,14 @@ class ReminderAdmin(admin.ModelAdmin):
     list_filter = ["status", "stage"]
     list_select_related = ["patient"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
-        return (
-            super()
-            .get_queryset(request)
-            .filter(patient__in=patients_visible_to(request.user).values("pk"))
-        )
+        qs = super().get_queryset(request)
+        user: Any = request.user
+        if user.has_perm("cases.view_all_patients"):
+            return qs
+        return qs.filter(bureau_id=getattr(user, "bureau_id", None))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

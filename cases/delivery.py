@@ -251,13 +251,21 @@ def stale_or_lost(now: dt.datetime | None = None) -> list[int]:
     )
 
 
+ENQUEUE_CHUNK = 200  # deliveries per message: a catch-up run may create hundreds of thousands
+
+
 def enqueue(delivery_ids: Iterable[int]) -> None:
-    """Send each delivery through the worker once the transaction commits."""
-    from cases.tasks import deliver_reminder
+    """Send the deliveries through the worker once the transaction commits, a chunk per
+    message (each delivery is still claimed and sent on its own)."""
+    from cases.tasks import deliver_reminder, deliver_reminders
     from portal.queue import enqueue_on_commit
 
-    for delivery_id in delivery_ids:
-        enqueue_on_commit(deliver_reminder, delivery_id)
+    ids = list(delivery_ids)
+    if len(ids) == 1:
+        enqueue_on_commit(deliver_reminder, ids[0])
+        return
+    for start in range(0, len(ids), ENQUEUE_CHUNK):
+        enqueue_on_commit(deliver_reminders, ids[start : start + ENQUEUE_CHUNK])
 
 
 def status_counts() -> dict[str, Any]:

@@ -4,7 +4,7 @@ Runs in bulk: each kind of record is read in chunks of ids (constant memory), th
 stages are computed by the pure rules, reminder rows are inserted with
 ``ignore_conflicts`` against the unique (record, stage) constraints, so two runs at once,
 or a run repeated, create each reminder once. Only rows this run inserted are handed to
-delivery, after the transaction commits.
+delivery, chunk by chunk, and sent after the transaction commits.
 """
 
 from __future__ import annotations
@@ -28,9 +28,34 @@ INSERT_BATCH = 1000  # rows per INSERT, well under PostgreSQL's 65,535 parameter
 
 @dataclass
 class RunReport:
+    """What a run did. ``created`` holds the new reminders themselves only when the run
+    keeps them (a few patients' check, tests); the daily job hands each chunk to delivery
+    and keeps the counts, so its memory does not grow with the number of records."""
+
     day: dt.date
+    keep: bool = True
     created: list[Reminder] = field(default_factory=list)
     expired: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    pending_count: int = 0
+    superseded_count: int = 0
+    expired_count: int = 0
+    on_created: Callable[[list[Reminder]], None] | None = None
+
+    def add(self, reminders: list[Reminder]) -> None:
+        for reminder in reminders:
+            if reminder.status == Reminder.Status.PENDING:
+                self.pending_count += 1
+            else:
+                self.superseded_count += 1
+        if self.keep:
+            self.created += reminders
+        if self.on_created is not None and reminders:
+            self.on_created(reminders)
+
+    def add_expired(self, key: str, ids: list[int]) -> None:
+        self.expired_count += len(ids)
+        if self.keep:
+            self.expired[key] += ids
 
     @property
     def to_send(self) -> list[Reminder]:
@@ -38,12 +63,12 @@ class RunReport:
 
     @property
     def superseded(self) -> int:
-        return sum(1 for r in self.created if r.status == Reminder.Status.SUPERSEDED)
+        return self.superseded_count
 
     def summary(self) -> str:
-        expired = sum(len(ids) for ids in self.expired.values())
         return (
-            f"{self.day}：新提醒 {len(self.to_send)}，被取代 {self.superseded}，到期标记 {expired}"
+            f"{self.day}：新提醒 {self.pending_count}，被取代 {self.superseded_count}，"
+            f"到期标记 {self.expired_count}"
         )
 
 
@@ -127,7 +152,7 @@ def _stage_records(
             continue
         common = {
             key: record,
-            "patient_id": record.patient_id,
+            "patient": record.patient,  # loaded with the record: delivery needs the phone
             "bureau_id": record.patient.bureau_id,
             "record_end": end,
         }
@@ -148,7 +173,7 @@ def _stage_records(
                 **common,
             )
         )
-    report.created += _insert(rows)
+    report.add(_insert(rows))
     if expire_ids:
         expired_now = list(
             model.objects.filter(pk__in=expire_ids)
@@ -156,7 +181,7 @@ def _stage_records(
             .values_list("pk", flat=True)
         )
         model.objects.filter(pk__in=expired_now).update(status=expired_status)
-        report.expired[key] += expired_now
+        report.add_expired(key, expired_now)
 
 
 INSERT_COLUMNS = [
@@ -173,7 +198,8 @@ INSERT_COLUMNS = [
 
 
 def _insert(rows: list[Reminder]) -> list[Reminder]:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING: the reminders this run created.
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: the reminders this run created, as the
+    given objects with their new ids (no second read).
 
     The unique (record, stage) constraints decide between concurrent runs; a row another
     run already holds is skipped, so it is neither created twice nor reported twice.
@@ -201,19 +227,37 @@ def _insert(rows: list[Reminder]) -> list[Reminder]:
         ]
     sql = (
         f"INSERT INTO {table} ({', '.join(INSERT_COLUMNS)}, created_at) "  # noqa: S608 - fixed names
-        f"VALUES {placeholders} ON CONFLICT DO NOTHING RETURNING id"
+        f"VALUES {placeholders} ON CONFLICT DO NOTHING "
+        "RETURNING id, created_at, filing_id, transfer_letter_id, qualification_id, stage"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    return list(Reminder.objects.filter(pk__in=ids).order_by("pk"))
+        inserted = {tuple(row[2:]): row[:2] for row in cursor.fetchall()}
+    created = []
+    for row in rows:
+        found = inserted.get(
+            (row.filing_id, row.transfer_letter_id, row.qualification_id, row.stage)
+        )
+        if found is not None:
+            row.pk, row.created_at = found
+            row._state.adding = False
+            created.append(row)
+    return sorted(created, key=attrgetter("pk"))
 
 
 @transaction.atomic
-def run_reminders(day: dt.date, patient_ids: list[int] | None = None) -> RunReport:
+def run_reminders(
+    day: dt.date,
+    patient_ids: list[int] | None = None,
+    on_created: Callable[[list[Reminder]], None] | None = None,
+    keep: bool | None = None,
+) -> RunReport:
     """Everything due on ``day`` (Asia/Shanghai); safe to run again or concurrently.
-    ``patient_ids`` limits the run to those patients' records."""
-    report = RunReport(day)
+    ``patient_ids`` limits the run to those patients' records. With ``on_created``, each
+    chunk of new reminders goes there and the report keeps only counts (unless ``keep``)."""
+    report = RunReport(
+        day, keep=on_created is None if keep is None else keep, on_created=on_created
+    )
     scope = {} if patient_ids is None else {"patient_id__in": patient_ids}
     params = parameters_on(day)
     record_stages = params.reminder_stages_days
@@ -285,7 +329,7 @@ def _lock_lifted(report: RunReport, params: Any, scope: dict[str, Any]) -> None:
             rows.append(
                 Reminder(
                     filing=filing,
-                    patient_id=filing.patient_id,
+                    patient=filing.patient,
                     bureau_id=filing.patient.bureau_id,
                     stage=rules.LOCK_LIFTED,
                     due_on=lifts,
@@ -293,13 +337,13 @@ def _lock_lifted(report: RunReport, params: Any, scope: dict[str, Any]) -> None:
                     status=Reminder.Status.PENDING,
                 )
             )
-        report.created += _insert(rows)
+        report.add(_insert(rows))
 
 
 # --- the job --------------------------------------------------------------------------------
 
 
-def run_job(day: dt.date) -> RunReport:
+def run_job(day: dt.date, keep: bool = False) -> RunReport:
     """The daily job: due stages and expiries, deliveries for each new reminder, sent by
     the worker after commit (a rollback sends nothing). Recorded for the status page."""
     from django.utils import timezone
@@ -307,10 +351,12 @@ def run_job(day: dt.date) -> RunReport:
     from cases import delivery
     from cases.models import JobRun
 
+    def deliver(created: list[Reminder]) -> None:
+        delivery.enqueue(delivery.create_deliveries(created))
+
     run = JobRun.objects.create(day=day)
     with transaction.atomic():
-        report = run_reminders(day)
-        delivery.enqueue(delivery.create_deliveries(report.created))
+        report = run_reminders(day, on_created=deliver, keep=keep)
     run.finished_at = timezone.now()
     run.summary = report.summary()[:300]
     run.save(update_fields=["finished_at", "summary"])

@@ -4,7 +4,8 @@ Rows go in with PostgreSQL COPY, generated on the fly: patients spread over ever
 Guangxi county with valid ID numbers and Chinese names, about two qualifications and two
 selections each, filings with end dates spread over the year, transfer letters, and
 designated institutions. The database constraints still hold: every row is one a clerk
-could have recorded (in-city selections in distinct slots, non-overlapping periods).
+could have recorded (in-city selections in distinct slots, non-overlapping periods), and
+records whose end has passed are already expired, as the daily job leaves them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +69,59 @@ def _reset_sequence(table: str) -> None:
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - fixed names
             f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
         )
+
+
+CASE_TABLES = [
+    "cases_patient",
+    "cases_qualification",
+    "cases_selection",
+    "cases_filing",
+    "cases_transferletter",
+]
+
+
+@contextmanager
+def constraints_deferred(tables: Sequence[str]) -> Iterator[None]:
+    """Drop the tables' secondary indexes, unique, exclusion and foreign-key constraints for
+    a bulk load and recreate them afterwards from their own definitions.
+
+    Building an index once over millions of rows is several times faster than maintaining
+    it row by row, and a foreign key is then checked by one join instead of a trigger per
+    row. Recreating validates every row, so the load is held to the same rules. CHECK
+    constraints stay in place (they are cheap per row). Runs inside the caller's
+    transaction: a failure leaves the schema as it was.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending checks may block ALTER
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('f', 'u', 'x')",
+            [list(tables)],
+        )
+        constraints = cursor.fetchall()
+        cursor.execute(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index i "
+            "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+            [list(tables)],
+        )
+        indexes = cursor.fetchall()
+        for table, name, _definition in constraints:
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        for name, _definition in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+        # The rows carry their bureau already (the trigger would look each one up).
+        for table in tables:
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    yield
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        for _name, definition in indexes:
+            cursor.execute(definition)
+        for table, name, definition in sorted(constraints, key=lambda c: "FOREIGN" in c[2]):
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
 class Seeder:
@@ -241,7 +296,22 @@ class Seeder:
         in_city, outside, report.institutions = self.institutions(max(60, self.n // 100))
         # Institution ids with their county, for the IDs used below.
         first_patient = _next_id("cases_patient")
-        # Avoid clashing with existing ID numbers: the sequence part changes with the offset.
+        with constraints_deferred(CASE_TABLES):
+            self._cases(report, first_patient, staff, in_city, outside)
+        for table in CASE_TABLES:
+            _reset_sequence(table)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        return report
+
+    def _cases(
+        self,
+        report: ScaleReport,
+        first_patient: int,
+        staff: dict[str, tuple[int, int, int]],
+        in_city: dict[str, list[int]],
+        outside: list[int],
+    ) -> None:
         report.patients = _copy(
             "cases_patient",
             [
@@ -262,21 +332,10 @@ class Seeder:
             ],
             self.patient_rows(first_patient, staff),
         )
-        _reset_sequence("cases_patient")
         report.qualifications = self._qualifications(first_patient, staff, in_city)
         report.selections = self._selections(first_patient, staff, in_city)
         report.filings = self._filings(first_patient, staff)
         report.letters = self._letters(first_patient, staff, in_city, outside)
-        for table in (
-            "cases_qualification",
-            "cases_selection",
-            "cases_filing",
-            "cases_transferletter",
-        ):
-            _reset_sequence(table)
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-        return report
 
     def _county(self, i: int) -> tuple[str, str]:
         return self.counties[i % len(self.counties)]
@@ -297,10 +356,13 @@ class Seeder:
                     if self.rng.random() < 0.3:
                         until = applied + dt.timedelta(days=self.rng.randrange(200, 800))
                     institution = in_city[prefecture][0]
+                    # As the daily job leaves them: a validity that has ended is expired.
+                    status = "expired" if until is not None and until <= self.today else "approved"
                     yield (
+                        staff[county][0],
                         first + i,
                         disease,
-                        "approved",
+                        status,
                         applied,
                         institution,
                         applied,
@@ -321,6 +383,7 @@ class Seeder:
         return _copy(
             "cases_qualification",
             [
+                "bureau_id",
                 "patient_id",
                 "disease_id",
                 "status",
@@ -393,6 +456,7 @@ class Seeder:
                 end = self.today + dt.timedelta(days=self.rng.randrange(-30, 335))
                 start = rules.add_months(end, -6)
                 yield (
+                    staff[county][0],
                     first + i,
                     "temporary",
                     self.rng.choice(("other", "emergency")),
@@ -404,7 +468,7 @@ class Seeder:
                     None,
                     ["identity", "emergency_certificate"],
                     None,
-                    "active",
+                    "expired" if end <= self.today else "active",
                     None,
                     "",
                     None,
@@ -419,6 +483,7 @@ class Seeder:
         return _copy(
             "cases_filing",
             [
+                "bureau_id",
                 "patient_id",
                 "type",
                 "subtype",
@@ -460,7 +525,9 @@ class Seeder:
                 i = (j * 15 + 1) % self.n
                 county, prefecture = self._county(i)
                 issued = self.today - dt.timedelta(days=self.rng.randrange(0, 200))
+                end = rules.add_months(issued, 6)
                 yield (
+                    staff[county][0],
                     f"ZS{stamp}{j:08d}",
                     first + i,
                     disease,
@@ -469,14 +536,15 @@ class Seeder:
                     "technical",
                     "",
                     issued,
-                    rules.add_months(issued, 6),
-                    "active",
+                    end,
+                    "expired" if end <= self.today else "active",
                     staff[county][1],
                 )
 
         return _copy(
             "cases_transferletter",
             [
+                "bureau_id",
                 "serial",
                 "patient_id",
                 "disease_id",

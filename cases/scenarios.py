@@ -469,7 +469,7 @@ def perform(run: Run, action: str, args: dict[str, Any]) -> Any:
     if action == "run_reminders":
         day = as_date(args["date"], "date")
         with facts.as_of(day):
-            return run_job(day)
+            return run_job(day, keep=True)
     raise ScenarioError(f"unknown action {action!r}")
 
 

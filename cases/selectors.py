@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from cases.access import get_patient_for_user, patients_visible_to
+from cases.access import get_patient_for_user, patients_visible_to, records_visible_to
 from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
 
 
@@ -68,8 +68,8 @@ def case_file(user: Any, pk: Any) -> CaseFile:
 def reviews_waiting(user: Any) -> QuerySet[Qualification]:
     """Applications of the user's bureau waiting for review, other clerks' only (QL-1)."""
     return (
-        Qualification.objects.filter(
-            patient__in=patients_visible_to(user), status=Qualification.Status.SUBMITTED
+        records_visible_to(
+            user, Qualification.objects.filter(status=Qualification.Status.SUBMITTED)
         )
         .exclude(recorded_by=user)
         .select_related("patient", "disease", "recorded_by")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
@@ -31,6 +33,22 @@ def deliver_reminder(self: Task, delivery_id: int) -> str:
             return "gave up"
         # Exponential backoff: 30 s, 60 s, 2 min, … up to about half an hour.
         raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 1800)) from exc
+
+
+@shared_task(name="cases.tasks.deliver_reminders", ignore_result=True)
+def deliver_reminders(delivery_ids: list[int]) -> str:
+    """A chunk of one run's deliveries; one that fails for now is retried on its own, with
+    backoff (and if even that cannot be enqueued, it stays pending for the sweep)."""
+    sent = 0
+    for delivery_id in delivery_ids:
+        try:
+            if delivery.deliver(delivery_id) == "sent":
+                sent += 1
+        except delivery.TransientDeliveryError:
+            # If even this cannot be enqueued (broker down), the sweep finds it pending.
+            with contextlib.suppress(Exception):
+                deliver_reminder.apply_async((delivery_id,), countdown=30)
+    return f"sent {sent} of {len(delivery_ids)}"
 
 
 @shared_task(name="cases.tasks.check_patient_reminders", ignore_result=True)

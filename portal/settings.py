@@ -45,6 +45,10 @@ def env_bool(name: str, default: bool) -> bool:
 
 SECRET_KEY = env_required("SECRET_KEY", "development-only-insecure-key-" + "x" * 40)
 DEBUG = env_bool("DEBUG", PORTAL_ENV == "development")
+# A Server-Timing header (time and SQL queries per request) for `make bench`.
+SERVER_TIMING = env_bool("SERVER_TIMING", False)
+# The stock-ModelAdmin baseline of `make bench` at /bench/stock-admin/ (never in production use).
+BENCH_STOCK_ADMIN = env_bool("BENCH_STOCK_ADMIN", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or (
     [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
 )
@@ -74,6 +78,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -119,6 +124,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# QuerySet.iterator() (a form's choices, among others) reads with a plain cursor: a
+# server-side cursor costs three round trips, for lists that are never large.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -127,7 +135,8 @@ AUTH_USER_MODEL = "portal.User"
 AUTHENTICATION_BACKENDS = [
     # django-axes first: it refuses a locked-out username/address before the password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend with the bureau and all permissions in fewer queries.
+    "portal.auth.PortalBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -250,8 +259,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = PRODUCTION
-CSRF_COOKIE_SECURE = PRODUCTION
+# Off only for `make bench`, which talks plain HTTP to gunicorn on the loopback.
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", PRODUCTION) else None
@@ -265,7 +275,9 @@ X_FRAME_OPTIONS = "DENY"
 # Sessions end after 30 minutes without a request, and 10 hours after login whatever
 # happens (portal.middleware.SessionLimitsMiddleware).
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", str(30 * 60)))
-SESSION_SAVE_EVERY_REQUEST = True
+# The idle limit is renewed by portal.middleware.SessionLimitsMiddleware once a minute.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = 60
 SESSION_ABSOLUTE_SECONDS = int(os.environ.get("SESSION_ABSOLUTE_SECONDS", str(10 * 60 * 60)))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True

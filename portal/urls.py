@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -23,3 +24,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cases.urls")),
 ]
+
+if settings.BENCH_STOCK_ADMIN:
+    from portal.bench.stock_admin import site as stock_admin_site
+
+    urlpatterns.insert(0, path("bench/stock-admin/", stock_admin_site.urls))

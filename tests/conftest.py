@@ -34,6 +34,14 @@ def _empty_test_queue():
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached statistics (the dashboard's chart) never leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -123,11 +123,36 @@ class Patient(models.Model):
                 condition=Q(insurance_type__in=["310", "390"]), name="patient_insurance_type"
             ),
         ]
+        # Search (see cases.search): a term of three characters or more is matched anywhere
+        # by trigram; a shorter one (most Chinese names are two or three characters) is
+        # matched at the start by a B-tree, within the bureau for clerks.
         indexes = [
             GinIndex(fields=["name"], name="patient_name_trgm", opclasses=["gin_trgm_ops"]),
             GinIndex(
                 fields=["name_initials"], name="patient_initials_trgm", opclasses=["gin_trgm_ops"]
             ),
+            GinIndex(
+                fields=["name_pinyin"], name="patient_pinyin_trgm", opclasses=["gin_trgm_ops"]
+            ),
+            models.Index(
+                fields=["bureau", "name"],
+                name="patient_bureau_name",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["bureau", "name_initials"],
+                name="patient_bureau_initials",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["name"], name="patient_name_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["name_initials"],
+                name="patient_initials_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(fields=["cert_number"], name="patient_cert_number"),
             models.Index(fields=["bureau", "-created_at"], name="patient_bureau_recent"),
             models.Index(fields=["phone"], name="patient_phone"),
         ]
@@ -190,6 +215,18 @@ class Qualification(AgentFields):
     patient = models.ForeignKey(
         Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="qualifications"
     )
+    # The patient's bureau, copied by a database trigger (migration 0005) so that a
+    # bureau's queues are read by bureau, not by a join over the whole province.
+    bureau = models.ForeignKey(
+        "portal.Bureau",
+        verbose_name="经办机构",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,
+    )
     disease = models.ForeignKey(
         "institutions.Disease", verbose_name="病种", on_delete=models.PROTECT, related_name="+"
     )
@@ -230,7 +267,7 @@ class Qualification(AgentFields):
         blank=True,
         related_name="renewals",
     )
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["bureau"])
 
     class Meta:
         verbose_name = "门特资格认定"
@@ -277,6 +314,14 @@ class Qualification(AgentFields):
         ]
         indexes = [
             models.Index(fields=["status", "valid_until"], name="qualification_due"),
+            models.Index(
+                fields=["bureau", "status", "valid_until"], name="qualification_bureau_due"
+            ),
+            models.Index(
+                fields=["bureau", "status", "disease"],
+                include=["valid_from", "valid_until"],
+                name="qualification_bureau_disease",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -325,6 +370,18 @@ class Filing(AgentFields):
     patient = models.ForeignKey(
         Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="filings"
     )
+    # The patient's bureau, copied by a database trigger (migration 0005) so that a
+    # bureau's queues are read by bureau, not by a join over the whole province.
+    bureau = models.ForeignKey(
+        "portal.Bureau",
+        verbose_name="经办机构",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,
+    )
     type = models.CharField("备案类型", max_length=20, choices=Type.choices)
     subtype = models.CharField("人员类别", max_length=30, choices=Subtype.choices)
     destination = models.ForeignKey(
@@ -366,7 +423,7 @@ class Filing(AgentFields):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="经办人", on_delete=models.PROTECT, related_name="+"
     )
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["bureau"])
 
     class Meta:
         verbose_name = "跨省异地就医备案"
@@ -422,6 +479,7 @@ class Filing(AgentFields):
         ]
         indexes = [
             models.Index(fields=["status", "type", "end"], name="filing_due"),
+            models.Index(fields=["bureau", "status", "type", "end"], name="filing_bureau_due"),
         ]
 
     def __str__(self) -> str:
@@ -447,6 +505,18 @@ class TransferLetter(models.Model):
     patient = models.ForeignKey(
         Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="transfer_letters"
     )
+    # The patient's bureau, copied by a database trigger (migration 0005) so that a
+    # bureau's queues are read by bureau, not by a join over the whole province.
+    bureau = models.ForeignKey(
+        "portal.Bureau",
+        verbose_name="经办机构",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,
+    )
     disease = models.ForeignKey(
         "institutions.Disease", verbose_name="病种", on_delete=models.PROTECT, related_name="+"
     )
@@ -470,7 +540,7 @@ class TransferLetter(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="经办人", on_delete=models.PROTECT, related_name="+"
     )
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["bureau"])
 
     class Meta:
         verbose_name = "转诊证明"
@@ -489,6 +559,7 @@ class TransferLetter(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "end"], name="letter_due"),
+            models.Index(fields=["bureau", "status", "end"], name="letter_bureau_due"),
         ]
 
     def __str__(self) -> str:

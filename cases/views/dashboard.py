@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, Q
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
 
 from cases import facts, selectors
+from cases.access import records_visible_to
 from cases.models import Filing, Notification, Qualification, TransferLetter
 from cases.views.common import StaffRequest, bureau_staff
 
@@ -50,56 +52,79 @@ def dashboard(request: StaffRequest) -> HttpResponse:
     return _bureau_dashboard(request)
 
 
-@bureau_staff
-def _bureau_dashboard(request: StaffRequest) -> HttpResponse:
-    user = request.user
-    today = facts.today()
-    soon = today + dt.timedelta(days=30)
-    patients = selectors.patient_list(user).values("pk")
-    reviews = selectors.reviews_waiting(user)
-    filings = (
-        Filing.objects.filter(
-            patient__in=patients, status="active", type="temporary", end__gte=today, end__lt=soon
+def expiring_filings(user: Any, today: dt.date, days: int = 30) -> QuerySet[Filing]:
+    return (
+        records_visible_to(user, Filing.objects.all())
+        .filter(
+            status="active",
+            type="temporary",
+            end__gte=today,
+            end__lt=today + dt.timedelta(days=days),
         )
         .select_related("patient", "destination")
         .order_by("end", "pk")
     )
-    letters = (
-        TransferLetter.objects.filter(
-            patient__in=patients, status="active", end__gte=today, end__lt=soon
-        )
+
+
+def expiring_letters(user: Any, today: dt.date, days: int = 30) -> QuerySet[TransferLetter]:
+    return (
+        records_visible_to(user, TransferLetter.objects.all())
+        .filter(status="active", end__gte=today, end__lt=today + dt.timedelta(days=days))
         .select_related("patient", "receiver")
         .order_by("end", "pk")
     )
-    reassess = (
-        Qualification.objects.filter(
-            patient__in=patients,
+
+
+def due_reassessments(user: Any, today: dt.date, days: int = 60) -> QuerySet[Qualification]:
+    return (
+        records_visible_to(user, Qualification.objects.all())
+        .filter(
             status="approved",
             valid_until__gte=today,
-            valid_until__lt=today + dt.timedelta(days=60),
+            valid_until__lt=today + dt.timedelta(days=days),
         )
         .select_related("patient", "disease")
         .order_by("valid_until", "pk")
     )
+
+
+CHART_SECONDS = 600
+
+
+def patients_by_disease(user: Any, today: dt.date) -> list[tuple[str, int]]:
+    """Current qualifications per disease in the bureau, top ten. A statistic, so it is
+    computed at most every ten minutes per bureau (tens of thousands of rows at scale)."""
+    key = f"dashboard:by-disease:{user.bureau_id}:{today}"
+    found = cache.get(key)
+    if found is None:
+        found = list(
+            records_visible_to(user, Qualification.objects.all())
+            .filter(status="approved", valid_from__lte=today)
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=today))
+            .values_list("disease__name")
+            .annotate(n=Count("pk"))
+            .order_by("-n")[:10]
+        )
+        cache.set(key, found, CHART_SECONDS)
+    return list(found)
+
+
+@bureau_staff
+def _bureau_dashboard(request: StaffRequest) -> HttpResponse:
+    user = request.user
+    today = facts.today()
     unread = Notification.objects.filter(user_id=user.pk, read_at__isnull=True).select_related(
         "patient"
     )
-    by_disease = list(
-        Qualification.objects.filter(patient__in=patients, status="approved", valid_from__lte=today)
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=today))
-        .values_list("disease__name")
-        .annotate(n=Count("pk"))
-        .order_by("-n")[:10]
-    )
     context = {
         "today": today,
-        "reviews": _queue(reviews),
-        "filings": _queue(filings),
-        "letters": _queue(letters),
-        "reassess": _queue(reassess),
+        "reviews": _queue(selectors.reviews_waiting(user)),
+        "filings": _queue(expiring_filings(user, today)),
+        "letters": _queue(expiring_letters(user, today)),
+        "reassess": _queue(due_reassessments(user, today)),
         "unread": _queue(unread),
         "recent": selectors.recent_changes(user, limit=12),
-        "chart": bar_chart(by_disease),
+        "chart": bar_chart(patients_by_disease(user, today)),
     }
     return render(request, "cases/dashboard.html", context)
 
@@ -113,41 +138,13 @@ def expiring(request: StaffRequest) -> HttpResponse:
     from portal.audit import record_export
 
     today = facts.today()
-    patients = selectors.patient_list(request.user).values("pk")
+    user = request.user
     rows = []
-    for f in (
-        Filing.objects.filter(
-            patient__in=patients,
-            status="active",
-            type="temporary",
-            end__gte=today,
-            end__lt=today + dt.timedelta(days=30),
-        )
-        .select_related("patient", "destination")
-        .order_by("end", "pk")[:5000]
-    ):
+    for f in expiring_filings(user, today)[:5000]:
         rows.append(("临时跨省备案", f.patient, f"→ {f.destination.full_name}", f.end or today))
-    for t in (
-        TransferLetter.objects.filter(
-            patient__in=patients,
-            status="active",
-            end__gte=today,
-            end__lt=today + dt.timedelta(days=30),
-        )
-        .select_related("patient", "receiver")
-        .order_by("end", "pk")[:5000]
-    ):
+    for t in expiring_letters(user, today)[:5000]:
         rows.append(("转诊证明", t.patient, f"{t.serial} → {t.receiver.name}", t.end))
-    for q in (
-        Qualification.objects.filter(
-            patient__in=patients,
-            status="approved",
-            valid_until__gte=today,
-            valid_until__lt=today + dt.timedelta(days=60),
-        )
-        .select_related("patient", "disease")
-        .order_by("valid_until", "pk")[:5000]
-    ):
+    for q in due_reassessments(user, today)[:5000]:
         rows.append(("门特资格复评", q.patient, q.disease.name, q.valid_until or today))
     rows.sort(key=lambda r: (r[3], r[0]))
     fmt = request.GET.get("export")

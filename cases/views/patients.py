@@ -16,6 +16,7 @@ from django.urls import reverse
 from cases import facts, rules, selectors
 from cases.forms import RegisterForm, SearchForm, show_refusal
 from cases.models import Filing, Patient, Qualification, Selection
+from cases.search import name_q, pinyin_q
 from cases.services import PolicyRefusal
 from cases.services.patients import find_registered, patient_register
 from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
@@ -40,11 +41,9 @@ def search(user: Any, form: SearchForm) -> QuerySet[Patient]:
         elif ID_LIKE.match(q) and any(c.isdigit() for c in q):
             qs = qs.filter(cert_number=q)
         elif q.isascii() and q.isalpha():
-            qs = qs.filter(
-                Q(name_initials__icontains=q.lower()) | Q(name_pinyin__icontains=q.lower())
-            )
+            qs = qs.filter(pinyin_q("", q))
         else:
-            qs = qs.filter(name__contains=data["q"].strip())
+            qs = qs.filter(name_q("name", data["q"]))
     if data.get("insurance_type"):
         qs = qs.filter(insurance_type=data["insurance_type"])
     if data.get("disease"):

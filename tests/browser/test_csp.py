@@ -33,7 +33,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 def session_cookie(user, verified: bool) -> str:
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "portal.auth.PortalBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     if verified:
         device = TOTPDevice.objects.create(user=user, name="测试", confirmed=True)

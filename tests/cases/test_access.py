@@ -47,7 +47,7 @@ def test_review_queue_leaves_out_the_reviewers_own_records(clerk, reviewer):
 def test_case_file_takes_a_constant_number_of_queries(clerk, reviewer, django_assert_num_queries):
     patient = factories.patient(clerk)
     factories.qualification(clerk, reviewer, patient)
-    # 2 for the user's permissions, 1 for the patient, 4 for the records under it.
-    with django_assert_num_queries(7):
+    # 1 for the user's permissions, 1 for the patient, 4 for the records under it.
+    with django_assert_num_queries(6):
         case = selectors.case_file(clerk, patient.pk)
     assert len(case.qualifications) == 1

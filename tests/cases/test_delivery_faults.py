@@ -61,7 +61,7 @@ def test_worker_killed_after_claiming_delivers_exactly_once_after_restart(
     with publishing_to(private_redis.url):
         filing_ending_soon(clerk, patient, today)
         ReminderCheck.objects.all().delete()  # this test drives the daily job itself
-        report = reminders.run_job(today)
+        report = reminders.run_job(today, keep=True)
         assert [r.stage for r in report.to_send] == ["7"]
 
         slow = Worker(

@@ -1,0 +1,1 @@
+"""`make bench`: the portal measured at province scale (see docs/benchmarks.md)."""

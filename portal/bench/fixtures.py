@@ -1,0 +1,157 @@
+"""Sessions and sample inputs for one benchmark database (run by portal.bench.runner in a
+subprocess whose DATABASE_URL names that database).
+
+Sessions are issued directly (SessionStore), the way a login would leave them, so the
+timed load is the clerks' work and not fifty Argon2 password checks. The data
+administrator's session carries a verified TOTP device, as after a real second factor.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from typing import Any
+
+import django
+
+
+def _sample_rows(model: Any, count: int, rng: random.Random, **filters: Any) -> list[Any]:
+    """About `count` rows spread over the table, found by random id probes (no ORDER BY
+    random() over millions of rows)."""
+    from django.db.models import Max, Min
+
+    qs = model._default_manager.filter(**filters)
+    bounds = qs.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return []
+    if not isinstance(bounds["low"], int):  # a code as primary key: a small table
+        total = qs.count()
+        return [qs.order_by("pk")[rng.randrange(total)] for _ in range(count)]
+    rows = []
+    for _ in range(count):
+        probe = rng.randint(bounds["low"], bounds["high"])
+        row = qs.filter(pk__gte=probe).order_by("pk").first()
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _session_for(user: Any, otp_device: Any = None) -> str:
+    import time
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session["login_at"] = time.time()
+    if otp_device is not None:
+        session["otp_device_id"] = otp_device.persistent_id
+    else:
+        session["otp_not_needed"] = True
+    session.set_expiry(12 * 3600)  # the bench outlives the 30-minute idle limit
+    session.create()
+    return str(session.session_key)
+
+
+def _search_term(row: Any, field: str) -> str:
+    value: Any = row
+    for part in field.lstrip("=^@").split("__"):
+        if part in ("contains", "icontains", "exact", "iexact", "startswith"):
+            break
+        value = getattr(value, part, None)
+        if value is None:
+            return ""
+    return str(value).split("|")[0]
+
+
+def _clerk_samples(clerk: Any, count: int, rng: random.Random) -> dict[str, Any]:
+    """A clerk's session and inputs from their own bureau's patients."""
+    from cases.models import Patient, Qualification
+
+    patients = _sample_rows(Patient, count, rng, bureau=clerk.bureau)
+    approved = {
+        q.patient_id: q
+        for q in Qualification.objects.filter(patient__in=patients, status="approved")
+    }
+    checks = []
+    for patient in patients:
+        qualification = approved.get(patient.pk)
+        selection = patient.selections.select_related("institution").first()
+        if qualification and selection:
+            checks.append(
+                {
+                    "pid": patient.pk,
+                    "institution": selection.institution.code,
+                    "disease": qualification.disease_id,
+                }
+            )
+    return {
+        "session": _session_for(clerk),
+        "search_id": [p.cert_number for p in patients],
+        "search_name": [p.name for p in patients],
+        "search_pinyin": [p.name_initials.split("|")[0] for p in patients],
+        "patient_ids": [p.pk for p in patients],
+        "settlement": checks,
+    }
+
+
+def prepare(clerks: int, samples: int, seed: int = 8) -> dict[str, Any]:
+    from django.contrib import admin
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from cases.models import Filing, Patient
+    from institutions.models import Institution
+    from portal.models import Role, User
+
+    rng = random.Random(seed)  # noqa: S311 - sampling, not secrets
+    clerk_users = list(
+        User.objects.filter(username__startswith="scale_clerk_")
+        .select_related("bureau")
+        .order_by("username")[:clerks]
+    )
+    # The first clerk is measured page by page; all of them make the concurrent load.
+    first = _clerk_samples(clerk_users[0], samples, rng)
+    crowd = [first] + [_clerk_samples(c, min(samples, 20), rng) for c in clerk_users[1:]]
+    admin_user, _ = User.objects.update_or_create(
+        username="bench_data_admin",
+        defaults={"role": Role.DATA_ADMIN, "is_staff": True, "is_superuser": True},
+    )
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=admin_user, name="bench", defaults={"confirmed": True}
+    )
+    changelists: dict[str, list[str]] = {}
+    for model, model_admin in admin.site._registry.items():
+        fields = [f for f in model_admin.search_fields if not f.startswith("@")][:2]
+        if not fields:
+            continue
+        rows = _sample_rows(model, samples, rng)
+        terms = [
+            t for i, row in enumerate(rows) if (t := _search_term(row, fields[i % len(fields)]))
+        ]
+        if terms:
+            changelists[f"{model._meta.app_label}/{model._meta.model_name}"] = terms
+    return {
+        "patients": Patient.objects.count(),
+        "filings": Filing.objects.count(),
+        "institutions": Institution.objects.count(),
+        **first,
+        "clerks": crowd,
+        "admin_session": _session_for(admin_user, device),
+        "changelists": changelists,
+    }
+
+
+def main() -> None:
+    django.setup()
+    clerks, samples, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(prepare(clerks, samples), out, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()

