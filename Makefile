@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mente_portal
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install install-dev run test lint format clean
+.PHONY: install install-dev run test bench lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ test: install-dev locale/zh_Hans/LC_MESSAGES/django.mo
 	PORTAL_ENV=test DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	  CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 	  $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Province-scale benchmark (docs/benchmarks.md): seeds one database per scale on its own
+# embedded PostgreSQL (kept in var/benchpg and reused), then measures through gunicorn.
+BENCH_SCALES ?= 10000,300000,3000000
+bench: install-dev
+	scripts/ensure_services.sh
+	$(PY) -m portal.bench.runner --scales $(BENCH_SCALES) $(BENCH_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -23,6 +23,8 @@ class EstimatedCountPaginator(Paginator):
     from PostgreSQL's statistics: COUNT(*) over millions of rows would cost more than the
     page, and "about 3,000,000" is all the page needs to show."""
 
+    ESTIMATE_ABOVE = 100_000
+
     @cached_property
     def count(self) -> int:
         qs = self.object_list
@@ -33,7 +35,7 @@ class EstimatedCountPaginator(Paginator):
                     [qs.model._meta.db_table],
                 )
                 row = cursor.fetchone()
-            if row and row[0] > 100_000:
+            if row and row[0] > self.ESTIMATE_ABOVE:
                 return int(row[0])
         return super().count
 

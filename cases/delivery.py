@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -97,8 +97,25 @@ def message(reminder: Reminder) -> tuple[str, str]:
     return title, text
 
 
+DELIVERY_COLUMNS = [
+    "reminder_id",
+    "channel",
+    "address",
+    "user_id",
+    "status",
+    "attempts",
+    "created_at",
+    "last_error",
+]
+
+
 def create_deliveries(reminders: Iterable[Reminder]) -> list[int]:
-    """Delivery rows for every pending reminder; returns the ids still to be sent."""
+    """Delivery rows for every pending reminder; returns the ids still to be sent.
+
+    The reminders are ones this run has just created (INSERT … ON CONFLICT gave them to
+    this run alone), so none has a delivery yet and the rows go in with COPY: a catch-up
+    run makes hundreds of thousands of them.
+    """
     pending = [r for r in reminders if r.status == Reminder.Status.PENDING]
     if not pending:
         return []
@@ -108,6 +125,7 @@ def create_deliveries(reminders: Iterable[Reminder]) -> list[int]:
         bureau_id__in=bureau_ids, role__in=RECIPIENT_ROLES, is_active=True
     ).values_list("pk", "bureau_id", "email"):
         staff.setdefault(bureau_id, []).append((user_id, email))
+    now = timezone.now()
     rows = []
     for reminder in pending:
         clerks = staff.get(reminder.bureau_id, [])
@@ -121,18 +139,18 @@ def create_deliveries(reminders: Iterable[Reminder]) -> list[int]:
             elif target.channel == Delivery.Channel.EMAIL:
                 recipient = users_by_email.get(target.address)
             rows.append(
-                Delivery(
-                    reminder=reminder,
-                    channel=target.channel,
-                    address=target.address,
-                    user_id=recipient,
-                )
+                (reminder.pk, target.channel, target.address, recipient, "pending", 0, now, "")
             )
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    columns = ", ".join(DELIVERY_COLUMNS)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg's own cursor, for COPY
+        with raw.copy(f"COPY {Delivery._meta.db_table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
     return list(
-        Delivery.objects.filter(reminder__in=pending, status=Delivery.Status.PENDING).values_list(
-            "pk", flat=True
-        )
+        Delivery.objects.filter(
+            reminder_id__in=[r.pk for r in pending], status=Delivery.Status.PENDING
+        ).values_list("pk", flat=True)
     )
 
 

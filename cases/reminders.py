@@ -17,6 +17,8 @@ from operator import attrgetter
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from cases import rules
 from cases.models import Filing, Qualification, Reminder, TransferLetter
@@ -108,6 +110,32 @@ def _qualifications(day: dt.date, horizon: int) -> models.QuerySet[Qualification
         valid_until__isnull=False,
         valid_until__lte=day + dt.timedelta(days=horizon),
     ).select_related("patient")
+
+
+def _still_due(
+    queryset: models.QuerySet[Any], key: str, end_field: str, stages_days: list[int], day: dt.date
+) -> models.QuerySet[Any]:
+    """Only the records with a stage due by ``day`` that has no reminder yet: the same
+    answer as rules.due_stages, asked of the database, so that a day with nothing new
+    reads nothing (a reminder is only ever recorded for a stage that was due)."""
+    stages = sorted(stages_days)
+    whens = [When(**{f"{end_field}__lte": day}, then=Value(len(stages) + 1))]
+    whens += [
+        When(**{f"{end_field}__lte": day + dt.timedelta(days=days)}, then=Value(len(stages) - i))
+        for i, days in enumerate(stages)
+    ]
+    done = (
+        Reminder.objects.filter(
+            **{key: OuterRef("pk")}, stage__in=[*map(str, stages), rules.EXPIRED]
+        )
+        .values(key)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return queryset.alias(
+        due_count=Case(*whens, default=Value(0)),
+        done_count=Coalesce(Subquery(done), Value(0)),
+    ).filter(due_count__gt=F("done_count"))
 
 
 def _done_stages(key: str, ids: list[int]) -> dict[int, set[str]]:
@@ -291,7 +319,10 @@ def run_reminders(
         ),
     ]
     for key, model, queryset, end_field, stages_days, expired_status in sources:
-        for batch in _chunks(queryset.filter(**scope)):
+        queryset = _still_due(queryset.filter(**scope), key, end_field, stages_days, day).only(
+            "id", "patient_id", end_field, "patient__bureau_id", "patient__phone"
+        )
+        for batch in _chunks(queryset):
             _stage_records(
                 report,
                 key=key,

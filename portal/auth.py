@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
 
@@ -28,11 +28,20 @@ class PortalBackend(ModelBackend):
         if not hasattr(user_obj, "_perm_cache"):
             permissions = Permission.objects.all()
             if not user_obj.is_superuser:
-                permissions = permissions.filter(Q(user=user_obj) | Q(group__user=user_obj))
+                model = type(user_obj)
+                own = model.user_permissions.through.objects.filter(user_id=user_obj.pk)
+                groups = model.groups.through.objects.filter(user_id=user_obj.pk)
+                by_group = Group.permissions.through.objects.filter(
+                    group_id__in=groups.values("group_id")
+                )
+                permissions = permissions.filter(
+                    Q(pk__in=own.values("permission_id"))
+                    | Q(pk__in=by_group.values("permission_id"))
+                )
             user_obj._perm_cache = {
                 f"{app_label}.{codename}"
                 for app_label, codename in permissions.values_list(
                     "content_type__app_label", "codename"
-                ).distinct()
+                )
             }
         return set(user_obj._perm_cache)

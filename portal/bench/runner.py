@@ -16,12 +16,14 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,15 +71,16 @@ class Sample:
     def pct(self, p: float) -> float:
         if not self.ms:
             return float("nan")
-        ordered = sorted(self.ms)
-        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+        ordered = sorted(self.ms)  # nearest rank
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
     @property
     def query_range(self) -> str:
+        """The page's usual number of queries (the session's once-a-minute renewal adds
+        three to the odd request)."""
         if not self.queries:
             return "–"
-        low, high = min(self.queries), max(self.queries)
-        return str(low) if low == high else f"{low}–{high}"
+        return str(statistics.mode(self.queries))
 
 
 @dataclass
@@ -649,6 +652,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--no-reminders", dest="reminders", action="store_false")
     parser.add_argument("--seed-only", action="store_true", help="prepare the databases only")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 on any failed request (for CI)"
+    )
     parser.add_argument("--output", default=str(BASE_DIR / "docs" / "benchmarks.md"))
     parser.add_argument("--json", help="also write the raw figures here")
     opts = parser.parse_args(argv)
@@ -671,6 +677,17 @@ def main(argv: list[str] | None = None) -> int:
             encoding="utf-8",
         )
     log(f"wrote {opts.output}")
+    if opts.check:
+        failed = [
+            f"{r.patients}:{name}"
+            for r in results
+            for name, sample in [*r.pages.items(), *r.admin.items(), *r.stock.items()]
+            if sample.errors or not sample.ms
+        ]
+        failed += [f"{r.patients}:locust" for r in results if r.locust.get("failures")]
+        if failed:
+            log(f"failed requests: {', '.join(failed)}")
+            return 1
     return 0
 
 
