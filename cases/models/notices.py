@@ -26,14 +26,30 @@ class Reminder(models.Model):
         SENT = "sent", "已送达"
         FAILED = "failed", "发送失败"
 
+    # No index of their own: the unique (record, stage) constraints below lead with them.
     filing = models.ForeignKey(
-        Filing, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+        Filing,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reminders",
+        db_index=False,
     )
     transfer_letter = models.ForeignKey(
-        TransferLetter, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+        TransferLetter,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reminders",
+        db_index=False,
     )
     qualification = models.ForeignKey(
-        Qualification, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+        Qualification,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reminders",
+        db_index=False,
     )
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
     bureau = models.ForeignKey("portal.Bureau", on_delete=models.PROTECT, related_name="reminders")
@@ -99,7 +115,10 @@ class Delivery(models.Model):
         SENT = "sent", "已送达"
         FAILED = "failed", "发送失败"
 
-    reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="deliveries")
+    # Indexed by the unique (reminder, channel, address) constraint below.
+    reminder = models.ForeignKey(
+        Reminder, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     channel = models.CharField("渠道", max_length=10, choices=Channel.choices)
     address = models.CharField("接收方", max_length=254)
     user = models.ForeignKey(
