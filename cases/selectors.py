@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from cases.access import get_patient_for_user, patients_visible_to, records_visible_to
@@ -82,7 +83,7 @@ class Change:
     """One entry of a history timeline."""
 
     when: Any
-    user: Any
+    user_name: str  # empty for a change made by the system
     kind: str
     action: str
     summary: str
@@ -91,82 +92,93 @@ class Change:
 
 HISTORY_ACTIONS = {"+": "新建", "~": "修改", "-": "删除"}
 
+# One branch per history table: (kind, SQL of the columns after the common ones, joins).
+# Every branch yields: kind, history_date, history_type, patient id, four text columns.
+_BRANCHES: list[tuple[Any, str, str, str]] = [
+    (Patient, "h.id", "h.name, NULL, NULL, NULL", ""),
+    (
+        Qualification,
+        "h.patient_id",
+        "d.name, h.status, NULL, NULL",
+        "LEFT JOIN institutions_disease d ON d.id = h.disease_id",
+    ),
+    (
+        Selection,
+        "h.patient_id",
+        'h.slot::text, i.name, h."end"::text, NULL',
+        "LEFT JOIN institutions_institution i ON i.id = h.institution_id",
+    ),
+    (Filing, "h.patient_id", "h.type, h.destination_id, h.status, NULL", ""),
+    (TransferLetter, "h.patient_id", "h.serial, h.status, NULL, NULL", ""),
+]
 
-def _history_models() -> list[Any]:
-    return [
-        Patient.history,
-        Qualification.history,
-        Selection.history,
-        Filing.history,
-        TransferLetter.history,
-    ]
+
+def _display(model: Any, field: str, value: Any) -> str:
+    return str(dict(model._meta.get_field(field).flatchoices).get(value, value))
 
 
-def _summary(row: Any, names: dict[str, dict[int, str]]) -> str:
-    kind = row.instance_type
-    if kind is Patient:
-        return str(row.name)
-    if kind is Qualification:
-        return (
-            f"{names['disease'].get(row.disease_id, row.disease_id)}（{row.get_status_display()}）"
+def _summary(model: Any, a: Any, b: Any, c: Any) -> str:
+    if model is Patient:
+        return str(a)
+    if model is Qualification:
+        return f"{a}（{_display(model, 'status', b)}）"
+    if model is Selection:
+        ended = f"，{c} 起终止" if c else ""
+        return f"选点位{a} {b}{ended}"
+    if model is Filing:
+        return f"{_display(model, 'type', a)} → {b}（{_display(model, 'status', c)}）"
+    return f"{a}（{_display(model, 'status', b)}）"
+
+
+def _changes(patients_sql: str, params: list[Any], limit: int) -> list[Change]:
+    """History rows of every case model, newest first, in one query: the five history
+    tables side by side (UNION ALL), each with the names its summary needs.
+    ``patients_sql`` selects the patient ids whose changes are wanted."""
+    branches = []
+    all_params: list[Any] = []
+    for model, patient_column, columns, joins in _BRANCHES:
+        table = model.history.model._meta.db_table
+        branches.append(
+            f"(SELECT '{model._meta.model_name}' AS kind, h.history_date, h.history_type, "  # noqa: S608 - names from the models
+            f"{patient_column} AS patient_id, {columns}, "
+            "u.username, u.first_name, u.last_name "
+            f"FROM {table} h {joins} LEFT JOIN portal_user u ON u.id = h.history_user_id "
+            f"WHERE {patient_column} IN ({patients_sql}) "
+            "ORDER BY h.history_date DESC LIMIT %s)"
         )
-    if kind is Selection:
-        ended = f"，{row.end} 起终止" if row.end else ""
-        return f"选点位{row.slot} {names['institution'].get(row.institution_id, row.institution_id)}{ended}"
-    if kind is Filing:
-        return f"{row.get_type_display()} → {row.destination_id}（{row.get_status_display()}）"
-    return f"{row.serial}（{row.get_status_display()}）"
-
-
-def _changes(filters: dict[str, Any], limit: int) -> list[Change]:
-    """History rows of every case model, newest first; names looked up in two queries."""
-    from institutions.models import Disease, Institution
-
-    rows: list[Any] = []
-    for manager in _history_models():
-        model = manager.model
-        patient_field = "id" if model.instance_type is Patient else "patient_id"
-        found = (
-            manager.filter(
-                **{k.replace("patient_id", patient_field): v for k, v in filters.items()}
+        all_params += [*params, limit]
+    sql = " UNION ALL ".join(branches) + " ORDER BY history_date DESC LIMIT %s"
+    models_by_name = {model._meta.model_name: model for model, *_ in _BRANCHES}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*all_params, limit])  # fixed SQL above; values as parameters
+        rows = cursor.fetchall()
+    changes = []
+    for kind, when, action, patient_id, a, b, c, _d, username, first, last in rows:
+        model = models_by_name[kind]
+        changes.append(
+            Change(
+                when=when,
+                user_name=f"{first or ''} {last or ''}".strip() or (username or ""),
+                kind=str(model._meta.verbose_name),
+                action=HISTORY_ACTIONS.get(action, action),
+                summary=_summary(model, a, b, c),
+                patient_id=patient_id,
             )
-            .select_related("history_user")
-            .order_by("-history_date")[:limit]
         )
-        rows += [(row, getattr(row, patient_field)) for row in found]
-    rows.sort(key=lambda pair: pair[0].history_date, reverse=True)
-    rows = rows[:limit]
-    disease_ids = {r.disease_id for r, _ in rows if hasattr(r, "disease_id")}
-    institution_ids = {r.institution_id for r, _ in rows if hasattr(r, "institution_id")}
-    names = {
-        "disease": dict(Disease.objects.filter(pk__in=disease_ids).values_list("pk", "name")),
-        "institution": dict(
-            Institution.objects.filter(pk__in=institution_ids).values_list("pk", "name")
-        ),
-    }
-    return [
-        Change(
-            when=row.history_date,
-            user=row.history_user,
-            kind=row.instance_type._meta.verbose_name,
-            action=HISTORY_ACTIONS.get(row.history_type, row.history_type),
-            summary=_summary(row, names),
-            patient_id=patient_id,
-        )
-        for row, patient_id in rows
-    ]
+    return changes
 
 
 def recent_changes(user: Any, limit: int = 12) -> list[Change]:
     """The latest changes in the user's bureau, across every kind of case record."""
     if not user.bureau_id:
         return []
-    return _changes({"patient_id__in": patients_visible_to(user).values("pk")}, limit)
+    patients = f"SELECT id FROM {Patient._meta.db_table} WHERE bureau_id = %s"  # noqa: S608
+    return _changes(patients, [user.bureau_id], limit)
 
 
 def timeline(patient: Patient, limit: int = 200) -> list[Change]:
     """Every change to a patient's case, newest first, with user and time."""
-    return _changes({"patient_id": patient.pk}, limit)
+    return _changes("%s", [patient.pk], limit)
 
 
 def record_get(user: Any, queryset: QuerySet[Any], pk: Any, what: str = "记录") -> Any:

@@ -40,6 +40,9 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 TIMING = re.compile(r'app;dur=([\d.]+), db;dur=([\d.]+);desc="(\d+)"')
 
+# Everything below this line of docs/benchmarks.md is written by hand and kept on rerun.
+ANALYSIS_MARKER = "<!-- analysis: kept when make bench rewrites the tables above -->"
+
 # The pages a clerk uses, with the targets of the issue (p95 server time, ms).
 CLERK_TARGETS = {
     "search_id": 25,
@@ -110,6 +113,8 @@ SERVER_SETTINGS = {
     "checkpoint_timeout": "30min",
     "random_page_cost": "1.1",
     "jit": "off",
+    # Many short queries from concurrent clerks: no parallel workers per query.
+    "max_parallel_workers_per_gather": "0",
     "max_connections": "200",
 }
 _server_url = os.environ.get("BENCH_DATABASE_URL", "")
@@ -364,10 +369,10 @@ def run_locust(port: int, fixtures_path: Path, users: int, seconds: int) -> dict
 # --- the reminder job ------------------------------------------------------------------------
 
 
-def run_reminder_job(env: dict[str, str]) -> dict[str, Any]:
+def run_reminder_job(env: dict[str, str], day: dt.date | None = None) -> dict[str, Any]:
     started = time.monotonic()
     proc = subprocess.Popen(  # noqa: S603
-        [PYTHON, "manage.py", "run_reminders"],
+        [PYTHON, "manage.py", "run_reminders", *(["--date", day.isoformat()] if day else [])],
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -379,7 +384,13 @@ def run_reminder_job(env: dict[str, str]) -> dict[str, Any]:
     output = (proc.stdout.read() if proc.stdout else "").strip()
     if status != 0:
         raise RuntimeError(f"run_reminders failed: {proc.stderr.read() if proc.stderr else ''}")
-    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "summary": output}
+    job = re.search(r"用时 ([\d.]+) 秒", output)
+    return {
+        "seconds": seconds,
+        "job_seconds": float(job.group(1)) if job else None,
+        "peak_mb": usage.ru_maxrss / 1024,
+        "summary": output.split("（用时")[0],
+    }
 
 
 def working_copy(template: str) -> str:
@@ -390,6 +401,21 @@ def working_copy(template: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
     return name
+
+
+def prewarm(database: str) -> None:
+    """Read the copy's tables and indexes into memory first, as on a server that has been
+    serving the bureaus all day (a fresh copy would otherwise be measured from disk)."""
+    with psycopg.connect(database_url(database), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        conn.execute(
+            "SELECT pg_prewarm(c.oid, 'read') FROM pg_class c "
+            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i')"
+        )
+        conn.execute(
+            "SELECT pg_prewarm(c.oid) FROM pg_class c "
+            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'i'"
+        )
 
 
 def drop_database(name: str) -> None:
@@ -407,6 +433,7 @@ def bench_scale(patients: int, opts: argparse.Namespace, log: Any) -> ScaleResul
     if opts.seed_only:
         return result
     database = working_copy(seeded)
+    prewarm(database)
     env = base_env(database)
     fixtures_path = Path(tempfile.mkdtemp(prefix="bench-")) / "fixtures.json"
     subprocess.run(  # noqa: S603
@@ -446,8 +473,9 @@ def bench_scale(patients: int, opts: argparse.Namespace, log: Any) -> ScaleResul
         server.stop()
     try:
         if opts.reminders:
-            for _ in range(2):
-                result.reminders.append(run_reminder_job(env))
+            today = dt.date.today()
+            for day in (today, today, today + dt.timedelta(days=1)):
+                result.reminders.append(run_reminder_job(env, day))
                 log(f"  reminders: {result.reminders[-1]}")
     finally:
         drop_database(database)
@@ -622,22 +650,27 @@ def report(results: list[ScaleResult], opts: argparse.Namespace, started: float)
         "",
         "## 每日提醒任务（`manage.py run_reminders`，独立进程）",
         "",
-        "| 参保人 | 备案 | 第一次：用时 s | 峰值内存 MB | 第二次：用时 s | 峰值内存 MB | 结果 |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "每次运行为一个新进程：「进程」含 Python 与 Django 启动（约 2 秒），「任务」为任务本身"
+        "（`run_job`，在 Celery worker 中即为此时间）。第一次运行补齐当天所有到期提醒"
+        "（种子数据中尚无任何提醒，相当于上线第一天）；第二次运行同一天，应无新内容；"
+        "第三次为次日，即日常一天的增量。",
+        "",
+        "| 参保人 | 备案 | 运行 | 进程 s | 任务 s | 峰值内存 MB | 结果 |",
+        "|---:|---:|---|---:|---:|---:|---|",
     ]
+    names = ["第一次（补齐）", "第二次（同日）", "次日"]
     for r in results:
-        if len(r.reminders) < 2:
-            continue
-        first, second = r.reminders
-        mark = ""
-        if r is largest:
-            ok = first["seconds"] <= 30 and first["peak_mb"] <= 300 and second["seconds"] <= 5
-            mark = " " + verdict(ok)
-        lines.append(
-            f"| {r.patients:,} | {r.counts.get('filings', 0):,} | {fmt(first['seconds'])}{mark} | "
-            f"{fmt(first['peak_mb'], 0)} | {fmt(second['seconds'])} | {fmt(second['peak_mb'], 0)} | "
-            f"{first['summary']} |"
-        )
+        for i, run in enumerate(r.reminders):
+            mark = ""
+            if r is largest and i < 2:
+                limit = 30 if i == 0 else 5
+                ok = (run["job_seconds"] or run["seconds"]) <= limit and run["peak_mb"] <= 300
+                mark = " " + verdict(ok)
+            lines.append(
+                f"| {r.patients:,} | {r.counts.get('filings', 0):,} | {names[i]} | "
+                f"{fmt(run['seconds'])} | {fmt(run['job_seconds'])}{mark} | "
+                f"{fmt(run['peak_mb'], 0)} | {run['summary']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -645,11 +678,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", default="10000,300000,3000000")
     parser.add_argument("--samples", type=int, default=100)
-    parser.add_argument("--stock-samples", type=int, default=10)
+    parser.add_argument("--stock-samples", type=int, default=5)
     parser.add_argument("--export-samples", type=int, default=10)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--locust-seconds", type=int, default=30)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--no-reminders", dest="reminders", action="store_false")
     parser.add_argument("--seed-only", action="store_true", help="prepare the databases only")
     parser.add_argument(
@@ -669,8 +702,13 @@ def main(argv: list[str] | None = None) -> int:
         if opts.seed_only:
             return 0
         text = report(results, opts, started)
-    Path(opts.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(opts.output).write_text(text, encoding="utf-8")
+    output = Path(opts.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.exists():  # the hand-written analysis below the marker stays
+        previous = output.read_text(encoding="utf-8")
+        if ANALYSIS_MARKER in previous:
+            text += "\n" + previous[previous.index(ANALYSIS_MARKER) :]
+    output.write_text(text, encoding="utf-8")
     if opts.json:
         Path(opts.json).write_text(
             json.dumps([r.__dict__ for r in results], default=lambda o: o.__dict__, indent=1),

@@ -28,8 +28,9 @@ def test_report_marks_targets_at_the_largest_scale(monkeypatch):
             "rps": 300.0, "p50": 20.0, "p95": 80.0, "p99": 150.0,
         }  # fmt: skip
         r.reminders = [
-            {"seconds": 12.0, "peak_mb": 150.0, "summary": "新提醒 1"},
-            {"seconds": 2.0, "peak_mb": 140.0, "summary": "新提醒 0"},
+            {"seconds": 14.0, "job_seconds": 12.0, "peak_mb": 150.0, "summary": "新提醒 1"},
+            {"seconds": 4.0, "job_seconds": 2.0, "peak_mb": 140.0, "summary": "新提醒 0"},
+            {"seconds": 5.0, "job_seconds": 3.0, "peak_mb": 140.0, "summary": "新提醒 1"},
         ]
         return r
 

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django import forms
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.template import Context, Template
 from django.test import Client
@@ -19,14 +20,19 @@ from portal.auth import PortalBackend
 pytestmark = pytest.mark.django_db
 
 
-def test_backend_loads_the_bureau_and_all_permissions_in_one_query_each(clerk):
+def test_backend_loads_the_user_bureau_and_permissions_in_one_query(clerk, data_admin):
     with CaptureQueriesContext(connection) as queries:
         user = PortalBackend().get_user(clerk.pk)
         assert user.bureau.name  # no query: loaded with the user
         assert user.has_perm("cases.add_patient")
         assert user.has_perm("cases.view_patient")
         assert not user.has_perm("cases.view_all_patients")
-    assert len(queries) == 2
+    assert len(queries) == 1
+    clerk.user_permissions.add(Permission.objects.get(codename="view_all_patients"))
+    assert PortalBackend().get_user(clerk.pk).has_perm("cases.view_all_patients")
+    data_admin.is_superuser = True
+    data_admin.save()
+    assert PortalBackend().get_user(data_admin.pk).has_perm("cases.delete_patient")
 
 
 def test_fast_select_renders_like_a_select():

@@ -1,4 +1,5 @@
 import datetime as dt
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -19,6 +20,7 @@ class Command(BaseCommand):
                 day = dt.date.fromisoformat(options["date"])
             except ValueError as exc:
                 raise CommandError("日期格式应为 YYYY-MM-DD") from exc
+        started = time.monotonic()
         with facts.as_of(day):
             report = reminders.run_job(day)
-        self.stdout.write(report.summary())
+        self.stdout.write(f"{report.summary()}（用时 {time.monotonic() - started:.1f} 秒）")
