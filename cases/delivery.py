@@ -269,7 +269,7 @@ def stale_or_lost(now: dt.datetime | None = None) -> list[int]:
     )
 
 
-ENQUEUE_CHUNK = 200  # deliveries per message: a catch-up run may create hundreds of thousands
+ENQUEUE_CHUNK = 500  # deliveries per message: a catch-up run may create hundreds of thousands
 
 
 def enqueue(delivery_ids: Iterable[int]) -> None:
