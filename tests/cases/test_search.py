@@ -138,3 +138,24 @@ def test_records_carry_their_patients_bureau(clerk, reviewer, other_clerk):
         assert set(model.objects.filter(patient=patient).values_list("bureau_id", flat=True)) == {
             other_clerk.bureau_id
         }
+
+
+def test_institution_admin_finds_a_code_a_name_and_a_place(client_for, data_admin):
+    from institutions.models import Institution
+
+    hechi = factories.institution("H45120200077", level=3)
+    nanning = factories.institution("H45010200078", level=2)
+    data_admin.user_permissions.add(Permission.objects.get(codename="view_institution"))
+    client = client_for(data_admin)
+    url = reverse("admin:institutions_institution_changelist")
+
+    def found(q):
+        response = client.get(url, {"q": q})
+        assert response.status_code == 200
+        return set(response.context["cl"].result_list)
+
+    assert found("h45120200077") == {hechi}
+    assert found(hechi.name) == {hechi}
+    assert nanning in found("南宁市")
+    assert hechi not in found("南宁市")
+    assert Institution.objects.count() >= 2
