@@ -21,26 +21,22 @@ if TYPE_CHECKING:
 def patients_visible_to(user: Any, queryset: QuerySet[Patient] | None = None) -> QuerySet[Patient]:
     from cases.models import Patient
 
-    qs = queryset if queryset is not None else Patient.objects.all()
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return qs.none()
-    if user.has_perm("cases.view_all_patients"):
-        return qs
-    if user.bureau_id is None:
-        return qs.none()
-    return qs.filter(bureau_id=user.bureau_id)
+    return records_visible_to(user, queryset if queryset is not None else Patient.objects.all())
 
 
-def records_visible_to(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
-    """Qualifications, filings or transfer letters under the patients this user may see,
-    by the bureau each record carries (the same as its patient's; see Qualification.bureau)."""
+def records_visible_to(
+    user: Any, queryset: QuerySet[Any], bureau_field: str = "bureau_id"
+) -> QuerySet[Any]:
+    """The rows of ``queryset`` this user may see, by the bureau in ``bureau_field``: a
+    patient's own, the copy each qualification, filing and transfer letter carries (see
+    Qualification.bureau), or a path such as ``patient__bureau_id``."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return queryset.none()
     if user.has_perm("cases.view_all_patients"):
         return queryset
     if user.bureau_id is None:
         return queryset.none()
-    return queryset.filter(bureau_id=user.bureau_id)
+    return queryset.filter(**{bureau_field: user.bureau_id})
 
 
 def get_patient_for_user(user: Any, pk: Any, queryset: QuerySet[Patient] | None = None) -> Patient:

@@ -14,7 +14,7 @@ from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
 from cases import rules, search
-from cases.access import patients_visible_to
+from cases.access import records_visible_to
 from cases.models import Filing, Patient, Qualification, Reminder, Selection, TransferLetter
 
 
@@ -86,15 +86,8 @@ class ReadOnlyCaseAdmin(IndexedSearchMixin, SimpleHistoryAdmin):
     patient_path = "patient"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        qs = super().get_queryset(request)
-        user: Any = request.user
-        if user.has_perm("cases.view_all_patients"):
-            return qs
-        if self.patient_path == "":
-            return patients_visible_to(user, qs)
-        if not getattr(user, "bureau_id", None):
-            return qs.none()
-        return qs.filter(**{f"{self.patient_path}__bureau_id": user.bureau_id})
+        path = f"{self.patient_path}__bureau_id" if self.patient_path else "bureau_id"
+        return records_visible_to(request.user, super().get_queryset(request), path)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -189,11 +182,7 @@ class ReminderAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
-        qs = super().get_queryset(request)
-        user: Any = request.user
-        if user.has_perm("cases.view_all_patients"):
-            return qs
-        return qs.filter(bureau_id=getattr(user, "bureau_id", None))
+        return records_visible_to(request.user, super().get_queryset(request))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

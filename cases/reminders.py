@@ -63,10 +63,6 @@ class RunReport:
     def to_send(self) -> list[Reminder]:
         return [r for r in self.created if r.status == Reminder.Status.PENDING]
 
-    @property
-    def superseded(self) -> int:
-        return self.superseded_count
-
     def summary(self) -> str:
         return (
             f"{self.day}：新提醒 {self.pending_count}，被取代 {self.superseded_count}，"

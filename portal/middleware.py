@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import MiddlewareNotUsed
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -95,15 +97,11 @@ class ServerTimingMiddleware:
     the figure covers every other middleware."""
 
     def __init__(self, get_response: Handler) -> None:
-        from django.core.exceptions import MiddlewareNotUsed
-
         if not settings.SERVER_TIMING:
             raise MiddlewareNotUsed
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from django.db import connection
-
         counter = _QueryCounter()
         started = time.perf_counter()
         with connection.execute_wrapper(counter):

@@ -204,6 +204,22 @@ class AgentFields(models.Model):
         )
 
 
+def patient_bureau() -> Any:
+    """The patient's bureau on a qualification, filing or transfer letter, copied by a
+    database trigger (migration 0005) so that a bureau's queues are read by bureau, not by
+    a join over the whole province. Left out of the history: the patient's history has it."""
+    return models.ForeignKey(
+        "portal.Bureau",
+        verbose_name="经办机构",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,
+    )
+
+
 class Qualification(AgentFields):
     class Status(models.TextChoices):
         SUBMITTED = "submitted", "待复核"
@@ -215,18 +231,7 @@ class Qualification(AgentFields):
     patient = models.ForeignKey(
         Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="qualifications"
     )
-    # The patient's bureau, copied by a database trigger (migration 0005) so that a
-    # bureau's queues are read by bureau, not by a join over the whole province.
-    bureau = models.ForeignKey(
-        "portal.Bureau",
-        verbose_name="经办机构",
-        on_delete=models.PROTECT,
-        related_name="+",
-        null=True,
-        blank=True,
-        editable=False,
-        db_index=False,
-    )
+    bureau = patient_bureau()
     disease = models.ForeignKey(
         "institutions.Disease", verbose_name="病种", on_delete=models.PROTECT, related_name="+"
     )
@@ -370,18 +375,7 @@ class Filing(AgentFields):
     patient = models.ForeignKey(
         Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="filings"
     )
-    # The patient's bureau, copied by a database trigger (migration 0005) so that a
-    # bureau's queues are read by bureau, not by a join over the whole province.
-    bureau = models.ForeignKey(
-        "portal.Bureau",
-        verbose_name="经办机构",
-        on_delete=models.PROTECT,
-        related_name="+",
-        null=True,
-        blank=True,
-        editable=False,
-        db_index=False,
-    )
+    bureau = patient_bureau()
     type = models.CharField("备案类型", max_length=20, choices=Type.choices)
     subtype = models.CharField("人员类别", max_length=30, choices=Subtype.choices)
     destination = models.ForeignKey(
@@ -505,18 +499,7 @@ class TransferLetter(models.Model):
     patient = models.ForeignKey(
         Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="transfer_letters"
     )
-    # The patient's bureau, copied by a database trigger (migration 0005) so that a
-    # bureau's queues are read by bureau, not by a join over the whole province.
-    bureau = models.ForeignKey(
-        "portal.Bureau",
-        verbose_name="经办机构",
-        on_delete=models.PROTECT,
-        related_name="+",
-        null=True,
-        blank=True,
-        editable=False,
-        db_index=False,
-    )
+    bureau = patient_bureau()
     disease = models.ForeignKey(
         "institutions.Disease", verbose_name="病种", on_delete=models.PROTECT, related_name="+"
     )
