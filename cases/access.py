@@ -62,3 +62,19 @@ def may_review(user: Any) -> bool:
     return bool(
         user.is_authenticated and user.bureau_id and user.has_perm("cases.review_qualification")
     )
+
+
+def can_unmask(user: Any) -> bool:
+    """Whether this user may see full ID numbers and phones (cases.unmask_patient)."""
+    return bool(user.has_perm("cases.unmask_patient"))
+
+
+def unmasked(request: Any, what: str) -> bool:
+    """Whether this page shows full ID numbers and phones; each time it does, the
+    unmasking is written to the audit log (portal and admin alike)."""
+    if not can_unmask(request.user):
+        return False
+    from portal.audit import record
+
+    record(request.user, "unmask", what)
+    return True

@@ -1,21 +1,23 @@
 """Case records in the admin: read-only (writes go through the portal's services), scoped
-to the administrator's bureau, with each record's history."""
+to the administrator's bureau, with each record's history (portal.admin_base), and
+personal numbers masked unless the user may unmask them, which is audited."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.functional import cached_property
-from simple_history.admin import SimpleHistoryAdmin
 
-from cases import rules, search
+from cases import access, masking, rules, search
 from cases.access import records_visible_to
 from cases.models import Filing, Patient, Qualification, Reminder, Selection, TransferLetter
+from portal.admin_base import HistoryAdmin, ScopedAdmin
 
 
 class EstimatedCountPaginator(Paginator):
@@ -80,14 +82,66 @@ class IndexedSearchMixin:
         return queryset, False
 
 
-class ReadOnlyCaseAdmin(IndexedSearchMixin, SimpleHistoryAdmin):
+def masked_display(field: Any, mask: Callable[[str], str]) -> Callable[[Any], str]:
+    """A read-only admin field showing ``field`` masked (one object per admin, so that
+    Django's admin recognises it as the same field in the fieldsets and read-only list)."""
+
+    def show(obj: Any) -> str:
+        return mask(getattr(obj, field.name) or "") or "-"
+
+    show.short_description = field.verbose_name  # type: ignore[attr-defined]
+    show.__name__ = f"{field.name}_masked"
+    return show
+
+
+class ReadOnlyCaseAdmin(IndexedSearchMixin, HistoryAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     patient_path = "patient"
 
+    def __init__(self, model: Any, admin_site: Any) -> None:
+        super().__init__(model, admin_site)
+        names = {f.name for f in model._meta.fields}
+        self.masked_fields = {n: m for n, m in masking.SENSITIVE_FIELDS.items() if n in names}
+        self.masked_displays = {
+            n: masked_display(model._meta.get_field(n), m) for n, m in self.masked_fields.items()
+        }
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         path = f"{self.patient_path}__bureau_id" if self.patient_path else "bureau_id"
         return records_visible_to(request.user, super().get_queryset(request), path)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Every field, read-only; personal numbers masked unless the user may unmask."""
+        unmask = access.can_unmask(request.user)
+        return [
+            f.name if unmask or f.name not in self.masked_displays else self.masked_displays[f.name]
+            for f in self.opts.fields
+            if f.editable and not f.auto_created
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if response.status_code == 200:
+            self.audit_unmasking(request, object_id)
+        return response
+
+    def version_shown(self, request: HttpRequest, obj: Any) -> None:
+        self.audit_unmasking(request, obj.pk, "历史版本")
+
+    def audit_unmasking(self, request: HttpRequest, pk: Any, what: str = "") -> None:
+        """A page that shows this record's numbers in full is an audited unmasking."""
+        if self.masked_fields:
+            access.unmasked(request, f"管理后台{self.opts.verbose_name}{what} #{pk}")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -174,7 +228,7 @@ class TransferLetterAdmin(ReadOnlyCaseAdmin):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(admin.ModelAdmin):
+class ReminderAdmin(ScopedAdmin):
     list_display = ["patient", "stage", "due_on", "status", "sent_at"]
     list_filter = ["status", "stage"]
     list_select_related = ["patient"]
@@ -188,4 +242,7 @@ class ReminderAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -6,9 +6,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from import_export.admin import ImportExportMixin
-from simple_history.admin import SimpleHistoryAdmin
 
 from institutions.models import (
     Disease,
@@ -22,11 +21,14 @@ from institutions.resources import (
     InstitutionResource,
     NetworkedSettlementResource,
 )
+from portal.admin_base import HistoryAdmin, ScopedAdmin
+from portal.imports import SafeImportMixin
 from portal.spreadsheets import FORMATS
 
 
-class ReferenceImportExportMixin(ImportExportMixin):
-    """Import/export with the portal's formats, a dry run first, and partial imports.
+class ReferenceImportExportMixin(SafeImportMixin, ImportExportMixin):
+    """Import/export with the portal's formats and limits, a dry run first, and partial
+    imports.
 
     The dry run lists every bad row with its reason. Where the only problems are bad rows,
     the data administrator may still confirm: the good rows are imported and the bad ones
@@ -36,9 +38,7 @@ class ReferenceImportExportMixin(ImportExportMixin):
     formats = FORMATS
     import_error_display = ("message", "row")
 
-    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        response = super().import_action(request, **kwargs)
-        context = getattr(response, "context_data", None) or {}
+    def adjust_dry_run(self, request: HttpRequest, context: dict[str, Any]) -> None:
         result = context.get("result")
         if (
             result is not None
@@ -48,11 +48,10 @@ class ReferenceImportExportMixin(ImportExportMixin):
             and len(result.valid_rows()) > 0
         ):
             context["confirm_form"] = self.create_confirm_form(request, import_form=context["form"])
-        return response
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(ScopedAdmin):
     list_display = ["code", "full_name", "level", "kind", "active", "abolished_year"]
     list_filter = ["level", "active"]
     search_fields = ["code", "name", "full_name"]
@@ -69,7 +68,7 @@ class NetworkedSettlementInline(admin.TabularInline):
 
 
 @admin.register(Disease)
-class DiseaseAdmin(ReferenceImportExportMixin, SimpleHistoryAdmin):
+class DiseaseAdmin(ReferenceImportExportMixin, HistoryAdmin):
     resource_classes = [DiseaseResource]
     list_display = [
         "code",
@@ -87,7 +86,7 @@ class DiseaseAdmin(ReferenceImportExportMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Institution)
-class InstitutionAdmin(ReferenceImportExportMixin, SimpleHistoryAdmin):
+class InstitutionAdmin(ReferenceImportExportMixin, HistoryAdmin):
     resource_classes = [InstitutionResource]
     list_display = [
         "code",
@@ -123,7 +122,7 @@ class InstitutionAdmin(ReferenceImportExportMixin, SimpleHistoryAdmin):
 
 
 @admin.register(NetworkedSettlement)
-class NetworkedSettlementAdmin(ReferenceImportExportMixin, SimpleHistoryAdmin):
+class NetworkedSettlementAdmin(ReferenceImportExportMixin, HistoryAdmin):
     resource_classes = [NetworkedSettlementResource]
     list_display = ["institution", "disease", "in_region", "cross_province"]
     list_filter = ["in_region", "cross_province", "disease"]
@@ -134,7 +133,7 @@ class NetworkedSettlementAdmin(ReferenceImportExportMixin, SimpleHistoryAdmin):
 
 
 @admin.register(PolicyParameter)
-class PolicyParameterAdmin(SimpleHistoryAdmin):
+class PolicyParameterAdmin(HistoryAdmin):
     list_display = ["key", "value", "valid_from", "note"]
     list_filter = ["key"]
     search_fields = ["key", "note"]

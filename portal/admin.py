@@ -4,24 +4,24 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
-from portal.models import AuditEvent, Bureau, Heartbeat, Role, User
+from portal import access
+from portal.admin_base import HistoryAdmin, ScopedAdmin
+from portal.models import AuditEvent, Bureau, Heartbeat, User
 from portal.services import user_sync_role
 
 
 def bureau_admin_only(request: HttpRequest) -> bool:
     """A bureau administrator manages their own bureau only; data administrators and
     superusers manage every bureau."""
-    user = request.user
-    return not user.is_superuser and getattr(user, "role", None) == Role.BUREAU_ADMIN
+    return access.is_bureau_admin(request.user)
 
 
 @admin.register(Bureau)
-class BureauAdmin(SimpleHistoryAdmin):
+class BureauAdmin(HistoryAdmin):
     list_display = ["name", "county", "email", "phone", "active"]
     list_filter = ["active"]
     search_fields = ["name", "county__code", "county__name"]
@@ -35,15 +35,29 @@ class BureauAdmin(SimpleHistoryAdmin):
         return qs
 
 
-BUREAU_ADMIN_FIELDSETS = (
+ACCOUNT_FIELDSETS = (
     (None, {"fields": ("username", "password")}),
     ("个人信息", {"fields": ("last_name", "first_name", "email", "phone")}),
+)
+BUREAU_ADMIN_FIELDSETS = (
+    *ACCOUNT_FIELDSETS,
     ("角色与权限", {"fields": ("role", "is_active", "user_permissions")}),
+)
+# A data administrator: everything but superuser status, staff status (it follows the
+# role) and groups (the role decides them).
+DATA_ADMIN_FIELDSETS = (
+    *ACCOUNT_FIELDSETS,
+    ("经办机构与角色", {"fields": ("bureau", "role", "is_active", "user_permissions")}),
+    ("重要日期", {"fields": ("last_login", "date_joined")}),
 )
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, SimpleHistoryAdmin):
+class UserAdmin(BaseUserAdmin, HistoryAdmin):
+    """Staff accounts. Every path that edits one (add, change, password) goes through
+    portal.access: nobody but a superuser grants superuser or staff status, or a role or
+    permission they do not hold themselves, or touches an account that holds more."""
+
     list_display = ["username", "last_name", "first_name", "role", "bureau", "is_active"]
     list_filter = ["role", "is_active", "is_staff"]
     search_fields = ["username", "first_name", "last_name", "bureau__name"]
@@ -59,45 +73,63 @@ class UserAdmin(BaseUserAdmin, SimpleHistoryAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
-        qs = super().get_queryset(request)
-        if bureau_admin_only(request):
-            return qs.filter(bureau_id=getattr(request.user, "bureau_id", None), is_superuser=False)
-        return qs
+        return access.staff_visible_to(request.user, super().get_queryset(request))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or access.may_manage(request.user, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or access.may_manage(request.user, obj))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser and obj is not None:
+            fields += ["last_login", "date_joined"]
+        return fields
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        if bureau_admin_only(request) and obj is not None:
-            return BUREAU_ADMIN_FIELDSETS
-        if bureau_admin_only(request):
-            return (*BaseUserAdmin.add_fieldsets, ("角色", {"fields": ("role", "phone")}))
-        return super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        if obj is None:
+            bureau = () if bureau_admin_only(request) else ("bureau",)
+            return (*BaseUserAdmin.add_fieldsets, ("角色", {"fields": (*bureau, "role", "phone")}))
+        return BUREAU_ADMIN_FIELDSETS if bureau_admin_only(request) else DATA_ADMIN_FIELDSETS
 
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "role" and bureau_admin_only(request):
-            kwargs["choices"] = [(r.value, r.label) for r in Role if r != Role.DATA_ADMIN]
+        if db_field.name == "role" and not request.user.is_superuser:
+            kwargs["choices"] = [(r.value, r.label) for r in access.grantable_roles(request.user)]
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "user_permissions" and bureau_admin_only(request):
-            # The one permission a bureau administrator hands out: seeing full numbers.
-            kwargs["queryset"] = Permission.objects.filter(
-                content_type__app_label="cases", codename="unmask_patient"
-            )
+        if db_field.name == "user_permissions":
+            kwargs["queryset"] = access.grantable_permissions(request.user)
+        elif db_field.name == "groups":
+            kwargs["queryset"] = access.grantable_groups(request.user)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        if bureau_admin_only(request):
-            obj.bureau_id = getattr(request.user, "bureau_id", None)
-            obj.is_superuser = False
+        if not request.user.is_superuser:
+            # Never from a form of a non-superuser, whatever was posted.
+            stored = User.objects.filter(pk=obj.pk).values("is_superuser").first()
+            obj.is_superuser = bool(stored and stored["is_superuser"])
+            if bureau_admin_only(request):
+                obj.bureau_id = getattr(request.user, "bureau_id", None)
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # The role decides the groups; done after the m2m save so it is not overwritten.
         user_sync_role(user=form.instance)
+        # The last word, whatever the form offered: the account now holds nothing the
+        # administrator does not (the admin's change view is one transaction).
+        if not access.may_manage(request.user, form.instance):
+            raise PermissionDenied("不能授予超出本人权限的角色或权限。")
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(ScopedAdmin):
     list_display = ["component", "last_seen_at", "detail"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -108,7 +140,7 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ScopedAdmin):
     list_display = ["created_at", "user", "action", "detail"]
     list_filter = ["action"]
     search_fields = ["user__username", "detail"]

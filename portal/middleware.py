@@ -15,6 +15,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -78,16 +79,37 @@ class TwoFactorMiddleware:
         if (
             user.is_authenticated
             and not user.is_verified()  # type: ignore[attr-defined]  # set by OTPMiddleware
-            and not request.session.get("otp_not_needed")
             and not self.exempt(request)
         ):
-            if has_confirmed_device(user):
-                return redirect(f"{reverse('two_factor_verify')}?next={request.get_full_path()}")
-            if two_factor_required(user):
-                return redirect("two_factor_setup")
-            # Nothing to verify: remember it, so later requests cost no query.
-            request.session["otp_not_needed"] = True
+            # The requirement follows the role the user has now (loaded with every
+            # request), so a clerk promoted to administrator mid-session must set up a
+            # second factor before the next page.
+            required = two_factor_required(user)
+            if required or not request.session.get("otp_not_needed"):
+                if has_confirmed_device(user):
+                    return redirect(
+                        f"{reverse('two_factor_verify')}?next={request.get_full_path()}"
+                    )
+                if required:
+                    return redirect("two_factor_setup")
+                # Nothing to verify: remember it, so later requests cost no query.
+                request.session["otp_not_needed"] = True
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Nothing a signed-in user is shown is kept by a browser or proxy cache: pages with
+    personal data, exports, prints and the two-factor set-up page (which shows the TOTP
+    secret) alike. Static files are served elsewhere and stay cacheable."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.user.is_authenticated or request.path.startswith("/accounts/"):
+            add_never_cache_headers(response)
+        return response
 
 
 class ServerTimingMiddleware:

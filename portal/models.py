@@ -118,3 +118,23 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.action} {self.detail}"
+
+
+class PendingImport(models.Model):
+    """An uploaded spreadsheet between an import's dry run and its confirmation (the
+    import's temporary storage, portal.imports): in the database, so that any web node
+    can confirm it, bound to the user who uploaded it, and purged when left unconfirmed."""
+
+    name = models.CharField("编号", max_length=32, unique=True)
+    user = models.ForeignKey(
+        User, verbose_name="上传人", on_delete=models.CASCADE, related_name="pending_imports"
+    )
+    data = models.BinaryField("文件内容")
+    created_at = models.DateTimeField("上传时间", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "待确认的导入文件"
+        verbose_name_plural = "待确认的导入文件"
+
+    def __str__(self) -> str:
+        return self.name

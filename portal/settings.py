@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.SessionLimitsMiddleware",
     "portal.middleware.TwoFactorMiddleware",
+    "portal.middleware.NoStoreMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes requires.
@@ -175,6 +176,12 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 # Formats (and formula escaping) come from portal.spreadsheets, set on each admin.
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+# Limits of one admin import (portal.imports).
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
+IMPORT_MAX_UNPACKED_BYTES = int(os.environ.get("IMPORT_MAX_UNPACKED_BYTES", str(64 * 1024 * 1024)))
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "50000"))
+IMPORT_MAX_COLUMNS = 60
+IMPORT_PENDING_HOURS = 24
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 
 EMAIL_BACKEND = os.environ.get(
@@ -249,6 +256,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 120.0,
         "options": {"expires": 110},
     },
+    # Uploads left unconfirmed in an import (portal.imports).
+    "purge-pending-imports": {
+        "task": "portal.tasks.purge_pending_imports",
+        "schedule": crontab(minute=17),
+        "options": {"expires": 3000},
+    },
     "heartbeat": {
         "task": "portal.tasks.heartbeat",
         "schedule": 60.0,
@@ -287,9 +300,15 @@ CSRF_COOKIE_HTTPONLY = True
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# ... and a ceiling per username over every address (portal.forms.username_ceiling_reached).
+AXES_USERNAME_CEILING = int(os.environ.get("AXES_USERNAME_CEILING", "20"))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "1" if PRODUCTION else "0"))
+
+# History in the admin is a record: no version is ever saved back from its page
+# (portal.admin_base.HistoryAdmin refuses it in any case).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # Two-factor login (TOTP): required for these roles, available to everyone.
 OTP_TOTP_ISSUER = "门特经办系统"

@@ -8,9 +8,11 @@ injection), not merely stripped of its "=".
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import tablib
+from django.conf import settings
 from import_export.formats import base_formats
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -48,7 +50,15 @@ class CSV(base_formats.CSV):
         return "rb"
 
     def create_dataset(self, in_stream: Any, **kwargs: Any) -> tablib.Dataset:
-        return tablib.import_set(decode_csv(in_stream), format="csv", **kwargs)
+        from portal.imports import check_row_count
+
+        text = decode_csv(in_stream)
+        # Line breaks bound the rows from above (quoted cells may hold more of them).
+        if text.count("\n") > settings.IMPORT_MAX_ROWS + 1:
+            dataset = tablib.import_set(text, format="csv", **kwargs)
+            check_row_count(dataset.height)
+            return dataset
+        return tablib.import_set(text, format="csv", **kwargs)
 
     def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> str:
         escape_dataset(dataset)
@@ -56,6 +66,35 @@ class CSV(base_formats.CSV):
 
 
 class XLSX(base_formats.XLSX):
+    def create_dataset(self, in_stream: Any) -> tablib.Dataset:
+        """The first sheet, streamed: rows and columns are counted while reading and the
+        reading stops at the limits (portal.imports), whatever the sheet claims."""
+        import openpyxl
+
+        from portal.imports import check_archive, too_many_rows
+
+        check_archive(in_stream)
+        book = openpyxl.load_workbook(io.BytesIO(in_stream), read_only=True, data_only=True)
+        try:
+            rows = book.active.iter_rows(values_only=True, max_col=settings.IMPORT_MAX_COLUMNS)
+            dataset = tablib.Dataset()
+            headers = next(rows, None)
+            if headers is None:
+                return dataset
+            while headers and headers[-1] is None:
+                headers = headers[:-1]
+            dataset.headers = list(headers)
+            width = len(headers)
+            for number, row in enumerate(rows, start=1):
+                if number > settings.IMPORT_MAX_ROWS:
+                    raise too_many_rows()
+                values = list(row[:width]) + [None] * (width - len(row))
+                if any(value is not None for value in values):
+                    dataset.append(values)
+            return dataset
+        finally:
+            book.close()
+
     def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> Any:
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 

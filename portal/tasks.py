@@ -13,3 +13,10 @@ def heartbeat_task(self: Task) -> None:
         origin=self.request.get("portal_origin"),
         sent_at=self.request.get("portal_sent_at"),
     )
+
+
+@shared_task(name="portal.tasks.purge_pending_imports", ignore_result=True)
+def purge_pending_imports() -> int:
+    from portal.imports import purge_pending
+
+    return purge_pending()

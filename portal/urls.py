@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal import two_factor, views
+from portal.forms import PortalLoginForm
 
 admin.site.site_header = "门特经办系统 · 数据管理"
 admin.site.site_title = "门特经办系统"
@@ -12,7 +13,9 @@ admin.site.index_title = "基础数据与账户"
 urlpatterns = [
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=PortalLoginForm
+        ),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import F, Func, Q, Value
 from simple_history.models import HistoricalRecords
 
-from cases import rules
+from cases import masking, rules
 
 
 def _raise(violations: list[rules.Violation]) -> None:
@@ -166,14 +166,11 @@ class Patient(models.Model):
 
     @property
     def masked_cert_number(self) -> str:
-        number = self.cert_number
-        if len(number) <= 8:
-            return number[:2] + "*" * max(len(number) - 2, 0)
-        return number[:4] + "*" * (len(number) - 8) + number[-4:]
+        return masking.mask_cert_number(self.cert_number)
 
     @property
     def masked_phone(self) -> str:
-        return self.phone[:3] + "****" + self.phone[-4:] if len(self.phone) >= 11 else self.phone
+        return masking.mask_phone(self.phone)
 
 
 class Channel(models.TextChoices):
@@ -196,6 +193,10 @@ class AgentFields(models.Model):
 
     class Meta:
         abstract = True
+
+    @property
+    def masked_agent_phone(self) -> str:
+        return masking.mask_phone(self.agent_phone)
 
     @property
     def agent(self) -> rules.Agent:

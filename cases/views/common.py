@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from cases import access
+from cases.access import can_unmask, unmasked
 from portal.models import User
 
 
@@ -43,16 +44,4 @@ def recorder(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-def can_unmask(user: Any) -> bool:
-    return bool(user.has_perm("cases.unmask_patient"))
-
-
-def unmasked(request: HttpRequest, what: str) -> bool:
-    """Whether this page shows full ID numbers and phones; each time it does, the
-    unmasking is written to the audit log."""
-    if not can_unmask(request.user):
-        return False
-    from portal.audit import record
-
-    record(request.user, "unmask", what)
-    return True
+__all__ = ["StaffRequest", "bureau_staff", "can_unmask", "recorder", "unmasked"]

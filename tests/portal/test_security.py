@@ -193,7 +193,7 @@ def test_bureau_admin_manages_only_their_bureau_and_the_unmask_permission(
     listing = client.get(reverse("admin:portal_user_changelist")).content.decode()
     assert "clerk" in listing
     assert "other_clerk" not in listing
-    assert client.get(reverse("admin:portal_user_change", args=[other_clerk.pk])).status_code == 302
+    assert client.get(reverse("admin:portal_user_change", args=[other_clerk.pk])).status_code == 404
     page = client.get(reverse("admin:portal_user_change", args=[clerk.pk]))
     permissions = page.context["adminform"].form.fields["user_permissions"].queryset
     assert list(permissions.values_list("codename", flat=True)) == ["unmask_patient"]
