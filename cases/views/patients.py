@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 import tablib
@@ -84,14 +85,56 @@ def patient_row(patient: Patient, unmask: bool) -> list[Any]:
     ]
 
 
+SEARCH_FIELDS = ("q", "disease", "insurance_type", "filing_status")
+SEARCHES_KEPT = 20
+IDENTIFIER_IN_URL = "为保护个人信息，证件号码和电话不在网址中传递，请在查询框中输入后点击“查询”。"
+
+
+def remember_search(request: StaffRequest, criteria: dict[str, str]) -> str:
+    """Keep a search's criteria in the session under a random key, so that its result
+    pages and exports are addressed by the key: no ID number or phone travels in a URL
+    (access logs, Referer headers, browser history)."""
+    searches = dict(request.session.get("patient_searches", {}))
+    key = secrets.token_urlsafe(8)
+    searches[key] = criteria
+    request.session["patient_searches"] = dict(list(searches.items())[-SEARCHES_KEPT:])
+    return key
+
+
+def identifies_someone(term: str) -> bool:
+    """An ID number or a phone: never accepted from a URL."""
+    q = rules.normalize_cert_number(term)
+    return bool(q) and (
+        q.isdigit() and len(q) >= 7 or bool(ID_LIKE.match(q)) and any(c.isdigit() for c in q)
+    )
+
+
 @bureau_staff
 def patient_search(request: StaffRequest) -> HttpResponse:
-    form = SearchForm(request.GET or None)
-    qs = (
-        search(request.user, form)
-        if request.GET
-        else selectors.patient_list(request.user).order_by("-created_at", "-pk")
-    )
+    if request.method == "POST":
+        form = SearchForm(request.POST)
+        if form.is_valid():
+            criteria = {f: request.POST.get(f, "") for f in SEARCH_FIELDS}
+            key = remember_search(request, {f: v for f, v in criteria.items() if v})
+            return redirect(f"{reverse('patient_search')}?s={key}")
+        qs = selectors.patient_list(request.user).none()
+    else:
+        data: Any = None
+        if "s" in request.GET:
+            data = request.session.get("patient_searches", {}).get(request.GET["s"])
+            if data is None:
+                messages.info(request, "查询条件已过期，请重新查询。")
+        elif any(f in request.GET for f in SEARCH_FIELDS):
+            data = {f: request.GET.get(f, "") for f in SEARCH_FIELDS}
+        form = SearchForm(data)
+        if data is not None and "s" not in request.GET and identifies_someone(data.get("q", "")):
+            form.is_valid()
+            form.add_error("q", IDENTIFIER_IN_URL)
+        qs = (
+            search(request.user, form)
+            if data is not None
+            else selectors.patient_list(request.user).order_by("-created_at", "-pk")
+        )
     fmt = request.GET.get("export")
     unmask = unmasked(request, "参保人查询" + ("导出" if fmt else "列表"))
     if fmt in ("xlsx", "csv"):
@@ -102,6 +145,7 @@ def patient_search(request: StaffRequest) -> HttpResponse:
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("export", None)
     return render(
         request,
         "cases/patient_search.html",

@@ -20,10 +20,20 @@ from institutions.parameters import SPECS, parameters_on
 def settlement(request: StaffRequest) -> HttpResponse:
     # A patient page links here by id (pid), so no full ID number travels in a URL.
     linked = None
-    if str(request.GET.get("pid", "")).isdigit():
-        linked = selectors.patient_get(request.user, request.GET["pid"])
+    pid = (request.POST if request.method == "POST" else request.GET).get("pid", "")
+    if str(pid).isdigit():
+        linked = selectors.patient_get(request.user, pid)
     initial = {**today_initial(), "institution": request.GET.get("institution", "")}
-    form = SettlementForm(request.GET if "disease" in request.GET else None, initial=initial)
+    # The form posts (a typed ID number never travels in a URL); a link from the patient
+    # page may ask by id.
+    if request.method == "POST":
+        data = request.POST
+    elif "disease" in request.GET and linked is not None:
+        data = request.GET.copy()
+        data.pop("patient", None)
+    else:
+        data = None
+    form = SettlementForm(data, initial=initial)
     answer = None
     patient = linked
     if form.is_bound and form.is_valid():

@@ -37,7 +37,10 @@ def _sample_rows(model: Any, count: int, rng: random.Random, **filters: Any) -> 
     return rows
 
 
-def _session_for(user: Any, otp_device: Any = None) -> str:
+def _session_for(user: Any, otp_device: Any = None, searches: dict[str, Any] | None = None) -> str:
+    """A signed-in session for ``user``; ``searches`` are kept in it as the search form
+    keeps a posted search (cases.views.patients.remember_search), so that a search by ID
+    number is measured as clerks reach its results: by key, the number not in the URL."""
     import time
 
     from django.conf import settings
@@ -53,6 +56,8 @@ def _session_for(user: Any, otp_device: Any = None) -> str:
         session["otp_device_id"] = otp_device.persistent_id
     else:
         session["otp_not_needed"] = True
+    if searches:
+        session["patient_searches"] = searches
     session.set_expiry(12 * 3600)  # the bench outlives the 30-minute idle limit
     session.create()
     return str(session.session_key)
@@ -90,9 +95,10 @@ def _clerk_samples(clerk: Any, count: int, rng: random.Random) -> dict[str, Any]
                     "disease": qualification.disease_id,
                 }
             )
+    searches = {f"id{p.pk}": {"q": p.cert_number} for p in patients}
     return {
-        "session": _session_for(clerk),
-        "search_id": [p.cert_number for p in patients],
+        "session": _session_for(clerk, searches=searches),
+        "search_id": list(searches),
         "search_name": [p.name for p in patients],
         "search_pinyin": [p.name_initials.split("|")[0] for p in patients],
         "patient_ids": [p.pk for p in patients],

@@ -38,7 +38,7 @@ class Clerk(FastHttpUser):
 
     @task(3)
     def search_by_id(self) -> None:
-        self.get(f"/patients/?q={q(self.rng.choice(self.data['search_id']))}", "search id")
+        self.get(f"/patients/?s={q(self.rng.choice(self.data['search_id']))}", "search id")
 
     @task(2)
     def search_by_name(self) -> None:

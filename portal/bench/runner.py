@@ -302,7 +302,7 @@ def clerk_pages(fx: dict[str, Any], samples: int) -> dict[str, list[str]]:
         return [values[i % len(values)] for i in range(samples)] if values else []
 
     return {
-        "search_id": [f"/patients/?q={q(v)}" for v in cycle(fx["search_id"])],
+        "search_id": [f"/patients/?s={q(v)}" for v in cycle(fx["search_id"])],
         "search_name": [f"/patients/?q={q(v)}" for v in cycle(fx["search_name"])],
         "search_pinyin": [f"/patients/?q={q(v)}" for v in cycle(fx["search_pinyin"])],
         "patient": [f"/patients/{v}/" for v in cycle(fx["patient_ids"])],

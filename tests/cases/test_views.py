@@ -123,12 +123,58 @@ def test_search_by_id_name_initials_and_phone(client_for, clerk, query, found):
         insurance_type="390",
         phone="13800001111",
     )
-    body = client_for(clerk).get(reverse("patient_search"), {"q": query}).content.decode()
+    client = client_for(clerk)
+    posted = client.post(reverse("patient_search"), {"q": query})
+    # The results are addressed by a key kept in the session, never by the term itself.
+    assert posted.status_code == 302
+    assert posted["Location"].startswith(reverse("patient_search") + "?s=")
+    assert "1233" not in posted["Location"] and "1111" not in posted["Location"]
+    body = client.get(posted["Location"]).content.decode()
     assert ("韦示例" in body) == found
     if found:
         table = body[body.index("<tbody>") :]
         assert "4512**********1233" in table
         assert "451202198001011233" not in table
+        export = client.get(posted["Location"] + "&export=csv").content.decode("utf-8-sig")
+        assert "4512**********1233" in export
+
+
+@pytest.mark.parametrize(
+    "query", ["451202198001011233", "13800001111", "４５１２０２１９８００１０１１２３３"]
+)
+def test_an_id_number_or_phone_in_a_url_is_refused(client_for, clerk, query):
+    factories.patient(clerk, name="韦示例")
+    response = client_for(clerk).get(reverse("patient_search"), {"q": query})
+    assert response.status_code == 200
+    assert "不在网址中传递" in response.content.decode()
+    assert not response.context["page"].object_list
+
+
+def test_search_forms_post_and_settlement_ignores_a_number_in_the_url(client_for, clerk, patient):
+    client = client_for(clerk)
+    assert (
+        'method="post" action="/patients/"'
+        in client.get(reverse("patient_search")).content.decode()
+    )
+    assert (
+        'method="post" action="/settlement/"' in client.get(reverse("settlement")).content.decode()
+    )
+    response = client.get(
+        reverse("settlement"),
+        {
+            "patient": patient.cert_number,
+            "institution": "H45120200001",
+            "disease": 1,
+            "day": "2025-03-01",
+        },
+    )
+    assert response.context["answer"] is None
+    assert not response.context["form"].is_bound
+
+
+def test_an_expired_search_key_says_so(client_for, clerk):
+    response = client_for(clerk).get(reverse("patient_search"), {"s": "gone"}, follow=True)
+    assert "查询条件已过期" in response.content.decode()
 
 
 def test_search_filters_and_scoping(client_for, clerk, reviewer, other_clerk):
@@ -484,7 +530,7 @@ def test_settlement_check_answers_in_large_type_with_links(
     selection_add(by=clerk, patient=patient, institution=hospitals["home"], start=TODAY)
     client = client_for(clerk)
     disease = Disease.objects.get(code="M03900").pk
-    direct = client.get(
+    direct = client.post(
         reverse("settlement"),
         {
             "patient": patient.cert_number,
@@ -494,7 +540,7 @@ def test_settlement_check_answers_in_large_type_with_links(
         },
     ).content.decode()
     assert 'data-outcome="direct"' in direct
-    refused = client.get(
+    refused = client.post(
         reverse("settlement"),
         {
             "patient": patient.cert_number,
@@ -512,7 +558,7 @@ def test_settlement_for_another_bureaus_patient_is_refused(
 ):
     body = (
         client_for(other_clerk)
-        .get(
+        .post(
             reverse("settlement"),
             {
                 "patient": patient.cert_number,
