@@ -104,9 +104,9 @@ def remember_search(request: StaffRequest, criteria: dict[str, str]) -> str:
 def identifies_someone(term: str) -> bool:
     """An ID number or a phone: never accepted from a URL."""
     q = rules.normalize_cert_number(term)
-    return bool(q) and (
-        q.isdigit() and len(q) >= 7 or bool(ID_LIKE.match(q)) and any(c.isdigit() for c in q)
-    )
+    if q.isdigit():
+        return len(q) >= 7
+    return bool(ID_LIKE.match(q)) and any(c.isdigit() for c in q)
 
 
 @bureau_staff
