@@ -29,6 +29,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -172,6 +173,8 @@ class SafeImportMixin:
         upload is dropped for want of one."""
 
     def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        if not self.has_import_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
         formats = self.get_import_formats()  # type: ignore[attr-defined]
         chosen = request.POST.get("format", "")
         again = HttpResponseRedirect(

@@ -312,6 +312,9 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # Two-factor login (TOTP): required for these roles, available to everyone.
 OTP_TOTP_ISSUER = "门特经办系统"
+# django-otp's admin never shows a device's secret key or QR code (its config and qrcode
+# views answer 403; set-up happens only on the user's own two-factor page).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 TWO_FACTOR_REQUIRED_ROLES = ["data_admin", "bureau_admin"]
 
 # Content Security Policy: everything from this site, no inline script or style.

@@ -185,3 +185,111 @@ def test_admin_export_downloads_xlsx(client_for, data_admin):
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     assert next(sheet.iter_rows(values_only=True))[:2] == ("病种编码", "病种名称")
+
+
+# --- limits (portal.imports) ---------------------------------------------------------------
+
+
+def zip_bomb() -> SimpleUploadedFile:
+    """An XLSX-shaped archive whose sheet unpacks to 200 MB (about 200 KB packed)."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            chunk = b"<row><c><v>0</v></c></row>" * 40_000
+            for _ in range(200 * 1024 * 1024 // len(chunk)):
+                sheet.write(chunk)
+    return SimpleUploadedFile("bomb.xlsx", buffer.getvalue())
+
+
+def test_a_zip_bomb_is_refused_from_its_directory(client_for, data_admin):
+    from portal.models import PendingImport
+
+    upload = zip_bomb()
+    assert len(upload) < 2 * 1024 * 1024
+    response = dry_run(client_for(data_admin), "institution", upload, XLSX_INDEX)
+    assert response.status_code == 200
+    assert "解压后超过" in response.content.decode()
+    assert not PendingImport.objects.exists()
+
+
+def test_an_oversized_file_is_refused(client_for, data_admin, settings):
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    text = ",".join(HEADERS) + "\n" + ("H45120200077,x,451202,,2,乙,是,否\n" * 40_000)
+    assert len(text.encode()) > settings.IMPORT_MAX_BYTES
+    upload = SimpleUploadedFile("big.csv", text.encode())
+    response = dry_run(client_for(data_admin), "institution", upload, CSV_INDEX)
+    assert "文件大小超过 1 MB" in response.content.decode()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_too_many_rows_are_refused_while_reading(client_for, data_admin, settings, fmt):
+    settings.IMPORT_MAX_ROWS = 100
+    rows = institution_rows(101)
+    if fmt == "xlsx":
+        upload, index = xlsx_file(rows), XLSX_INDEX
+    else:
+        lines = [",".join(HEADERS), *(",".join(str(c) for c in row) for row in rows)]
+        upload, index = SimpleUploadedFile("many.csv", "\n".join(lines).encode()), CSV_INDEX
+    response = dry_run(client_for(data_admin), "institution", upload, index)
+    assert "数据超过 100 行" in response.content.decode()
+    assert not Institution.objects.filter(name="导入示例医院1").exists()
+
+
+def good_csv() -> SimpleUploadedFile:
+    text = ",".join(HEADERS) + "\nH45120200077,河池市金城江区示例骨科医院,451202,,2,乙,是,否\n"
+    return SimpleUploadedFile("good.csv", text.encode())
+
+
+def test_the_upload_waits_in_the_database_for_its_uploader_only(client_for, data_admin):
+    from portal.models import PendingImport
+    from tests.conftest import make_user
+
+    client = client_for(data_admin)
+    response = dry_run(client, "institution", good_csv(), CSV_INDEX)
+    pending = PendingImport.objects.get()
+    assert pending.user == data_admin
+    assert response.context["confirm_form"].initial["import_file_name"] == pending.name
+
+    # Another data administrator cannot confirm it.
+    other = make_user("dataadmin2", "data_admin", None)
+    refused = confirm(client_for(other), "institution", response)
+    assert refused.status_code == 302
+    assert not Institution.objects.filter(code="H45120200077").exists()
+
+    # Its uploader can, and the upload is gone afterwards.
+    assert confirm(client, "institution", response).status_code == 302
+    assert Institution.objects.filter(code="H45120200077").exists()
+    assert not PendingImport.objects.exists()
+
+
+def test_a_confirmation_of_a_missing_or_malformed_upload_gets_a_message(client_for, data_admin):
+    client = client_for(data_admin)
+    url = reverse("admin:institutions_institution_process_import")
+    base = {"original_file_name": "x.csv", "resource": "0"}
+    for data in (
+        {**base, "import_file_name": "0" * 32, "format": str(CSV_INDEX)},
+        {**base, "import_file_name": "../../etc/passwd", "format": str(CSV_INDEX)},
+        {**base, "import_file_name": "0" * 32, "format": "99"},
+        {**base, "import_file_name": "0" * 32, "format": "x"},
+    ):
+        response = client.post(url, data, follow=True)
+        assert response.status_code == 200, data
+        body = response.content.decode()
+        assert "请重新上传" in body, data
+
+
+def test_unconfirmed_uploads_are_purged(client_for, data_admin):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from portal.imports import purge_pending
+    from portal.models import PendingImport
+
+    dry_run(client_for(data_admin), "institution", good_csv(), CSV_INDEX)
+    assert purge_pending() == 0
+    assert purge_pending(timezone.now() + dt.timedelta(hours=25)) == 1
+    assert not PendingImport.objects.exists()
