@@ -42,7 +42,7 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
-class IndexedSearchMixin:
+class IndexedSearchMixin(admin.ModelAdmin):
     """Admin search in which each term goes to the one index that can answer it
     (cases.search): an ID number or code exactly, a name by trigram or prefix, pinyin by
     initials. Django's default ORs an icontains over every search field, which PostgreSQL
@@ -67,7 +67,7 @@ class IndexedSearchMixin:
             kind = search.kind(term)
             fields = self.search_routes.get(kind)
             if not fields:
-                return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+                return super().get_search_results(request, queryset, search_term)
             matches = Q()
             for field in fields:
                 if kind == "id":

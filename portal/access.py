@@ -78,7 +78,7 @@ def staff_visible_to(actor: Any, queryset: QuerySet[User]) -> QuerySet[User]:
         return queryset
     queryset = queryset.filter(is_superuser=False)
     if is_bureau_admin(actor):
-        return queryset.filter(bureau_id=getattr(actor, "bureau_id", None))
+        return queryset.filter(bureau_id=actor.bureau_id)
     return queryset
 
 

@@ -165,7 +165,7 @@ class SafeImportMixin:
             upload = getattr(form, "cleaned_data", {}).get("import_file")
             name = getattr(upload, "tmp_storage_name", None)
             if name:
-                PendingImport.objects.filter(name=name, user=request.user).delete()
+                PendingImport.objects.filter(name=name, user_id=request.user.pk or 0).delete()
         return response
 
     def adjust_dry_run(self, request: HttpRequest, context: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -26,14 +28,13 @@ def settlement(request: StaffRequest) -> HttpResponse:
     initial = {**today_initial(), "institution": request.GET.get("institution", "")}
     # The form posts (a typed ID number never travels in a URL); a link from the patient
     # page may ask by id.
+    bound: Any = None
     if request.method == "POST":
-        data = request.POST
+        bound = request.POST
     elif "disease" in request.GET and linked is not None:
-        data = request.GET.copy()
-        data.pop("patient", None)
-    else:
-        data = None
-    form = SettlementForm(data, initial=initial)
+        bound = request.GET.copy()
+        bound.pop("patient", None)
+    form = SettlementForm(bound, initial=initial)
     answer = None
     patient = linked
     if form.is_bound and form.is_valid():
