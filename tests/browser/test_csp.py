@@ -98,6 +98,9 @@ def test_no_page_violates_the_content_security_policy(
         "/admin/institutions/policyparameter/add/",
         "/admin/cases/patient/",
         f"/admin/cases/patient/{patient.pk}/change/",
+        f"/admin/cases/patient/{patient.pk}/history/",
+        f"/admin/cases/patient/{patient.pk}/history/"
+        f"{patient.history.latest('history_id').history_id}/",
         "/admin/portal/user/",
         f"/admin/portal/user/{clerk.pk}/change/",
         "/admin/portal/auditevent/",

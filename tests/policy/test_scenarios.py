@@ -26,6 +26,9 @@ RULE_IDS = (
     + ["GX-1"]
     + [f"RM-{n}" for n in range(1, 6)]
 )
+# POLICY.md's rules that the portal does not implement yet: the handover of a patient
+# between bureaus (MV-1..6). Any other rule POLICY.md gains fails the test below.
+NOT_YET_IMPLEMENTED = {f"MV-{n}" for n in range(1, 7)}
 
 
 @pytest.mark.django_db
@@ -91,4 +94,4 @@ def test_every_rule_id_is_in_the_rules_module_and_a_scenario():
 def test_rule_list_matches_policy_md():
     text = POLICY.read_text(encoding="utf-8")
     found = set(re.findall(r"\*\*([A-Z]{2}-\d+)", text))
-    assert found == set(RULE_IDS)
+    assert found == set(RULE_IDS) | NOT_YET_IMPLEMENTED
