@@ -95,6 +95,7 @@ def masked_display(field: Any, mask: Callable[[str], str]) -> Callable[[Any], st
 
 
 class ReadOnlyCaseAdmin(IndexedSearchMixin, HistoryAdmin):
+    refuse_identifiers_in_urls = True
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     patient_path = "patient"
@@ -229,6 +230,7 @@ class TransferLetterAdmin(ReadOnlyCaseAdmin):
 
 @admin.register(Reminder)
 class ReminderAdmin(ScopedAdmin):
+    refuse_identifiers_in_urls = True
     list_display = ["patient", "stage", "due_on", "status", "sent_at"]
     list_filter = ["status", "stage"]
     list_select_related = ["patient"]

@@ -13,30 +13,129 @@ a way to write, and personal numbers are masked unless the user may unmask them.
   back by editing the object itself, through its validation.
 - ``masked_fields`` (field name -> masking function) are masked in the history's list of
   changes for everyone; change and version pages mask them per user (see cases.admin).
+- A changelist's search form posts its term, which is kept in the session under a key;
+  the list and its links carry the key (``sk``), never the term. Where the records hold
+  personal numbers, an ID number or phone given as ``q`` in a URL is refused with a
+  message, as in the portal's search.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    QueryDict,
+)
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 READ_ONLY_FLAG = "portal_admin_read_only"
+SEARCH_KEY = "sk"
+SEARCHES_KEPT = 20
+# What the search form posts besides the filters it carries along.
+NOT_FILTERS = {SEARCH_VAR, SEARCH_KEY, "p", "_search", "csrfmiddlewaretoken"}
+
+
+def with_params(query: QueryDict, changes: dict[str, str | None]) -> Any:
+    """A copy of ``query`` with some parameters set (or removed, for None)."""
+    changed = query.copy()
+    for name, value in changes.items():
+        if value is None:
+            changed.pop(name, None)
+        else:
+            changed[name] = value
+    return changed
+
+
+class KeyedSearchChangeList(ChangeList):
+    """A changelist searched by a kept term (``request.admin_search_term``): the term
+    is the search, but the request, its links and the filters preserved in them carry
+    only the key."""
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        term = getattr(request, "admin_search_term", None)
+        if term is None:
+            super().__init__(request, *args, **kwargs)
+            return
+        keyed = request.GET
+        request.GET = with_params(keyed, {SEARCH_VAR: term})
+        try:
+            super().__init__(request, *args, **kwargs)
+        finally:
+            request.GET = keyed
+        self.params.pop(SEARCH_VAR, None)
+        self.filter_params.pop(SEARCH_VAR, None)
+        # Links made while the term was in the request.
+        for name in ("remove_facet_link", "add_facet_link", "clear_all_filters_qs"):
+            if value := getattr(self, name, None):
+                link = QueryDict(value.lstrip("?"), mutable=True)
+                link.pop(SEARCH_VAR, None)
+                setattr(self, name, f"?{link.urlencode()}")
+
+    def get_filters_params(self, params: Any = None) -> Any:
+        lookup = super().get_filters_params(params)
+        lookup.pop(SEARCH_KEY, None)
+        return lookup
 
 
 class ScopedAdmin(admin.ModelAdmin):
-    """A ModelAdmin whose out-of-scope (or missing) objects are a plain 404."""
+    """A ModelAdmin whose out-of-scope (or missing) objects are a plain 404, and whose
+    search terms stay out of URLs."""
+
+    keyed_search = True  # templates/admin/search_form.html posts for such admins
+    # Set where the records hold personal numbers: such a term in a URL is refused.
+    refuse_identifiers_in_urls = False
 
     def _get_obj_does_not_exist_redirect(
         self, request: HttpRequest, opts: Any, object_id: str
     ) -> HttpResponse:
         raise Http404(f"{opts.verbose_name}不存在")
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return KeyedSearchChangeList
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        from cases.masking import NOT_IN_URLS, identifies_someone
+
+        if request.method == "POST" and "_search" in request.POST:
+            params = QueryDict(mutable=True)
+            for name, values in request.POST.lists():
+                if name not in NOT_FILTERS:
+                    params.setlist(name, values)
+            term = request.POST.get(SEARCH_VAR, "").strip()
+            if term:
+                searches = dict(request.session.get("admin_searches", {}))
+                key = secrets.token_urlsafe(8)
+                searches[key] = term
+                request.session["admin_searches"] = dict(list(searches.items())[-SEARCHES_KEPT:])
+                params[SEARCH_KEY] = key
+            return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
+        if SEARCH_KEY in request.GET:
+            term = request.session.get("admin_searches", {}).get(request.GET[SEARCH_KEY])
+            if term is None:
+                messages.info(request, "查询条件已过期，请重新查询。")
+                request.GET = with_params(request.GET, {SEARCH_KEY: None})
+            else:
+                setattr(request, "admin_search_term", term)  # noqa: B010
+        elif self.refuse_identifiers_in_urls and identifies_someone(
+            request.GET.get(SEARCH_VAR, "")
+        ):
+            messages.error(request, NOT_IN_URLS)
+            request.GET = with_params(request.GET, {SEARCH_VAR: None})
+        return super().changelist_view(request, extra_context)
 
 
 class MaskedDeltaHelper(HistoricalRecordContextHelper):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 
@@ -16,6 +15,7 @@ from django.urls import reverse
 
 from cases import facts, rules, selectors
 from cases.forms import RegisterForm, SearchForm, show_refusal
+from cases.masking import ID_LIKE, NOT_IN_URLS, identifies_someone
 from cases.models import Filing, Patient, Qualification, Selection
 from cases.search import name_q, pinyin_q
 from cases.services import PolicyRefusal
@@ -26,7 +26,6 @@ from portal.spreadsheets import CSV, XLSX
 
 PAGE_SIZE = 25
 EXPORT_LIMIT = 10_000
-ID_LIKE = re.compile(r"^[0-9A-Z]{6,30}$")
 
 
 def search(user: Any, form: SearchForm) -> QuerySet[Patient]:
@@ -87,7 +86,6 @@ def patient_row(patient: Patient, unmask: bool) -> list[Any]:
 
 SEARCH_FIELDS = ("q", "disease", "insurance_type", "filing_status")
 SEARCHES_KEPT = 20
-IDENTIFIER_IN_URL = "为保护个人信息，证件号码和电话不在网址中传递，请在查询框中输入后点击“查询”。"
 
 
 def remember_search(request: StaffRequest, criteria: dict[str, str]) -> str:
@@ -99,14 +97,6 @@ def remember_search(request: StaffRequest, criteria: dict[str, str]) -> str:
     searches[key] = criteria
     request.session["patient_searches"] = dict(list(searches.items())[-SEARCHES_KEPT:])
     return key
-
-
-def identifies_someone(term: str) -> bool:
-    """An ID number or a phone: never accepted from a URL."""
-    q = rules.normalize_cert_number(term)
-    if q.isdigit():
-        return len(q) >= 7
-    return bool(ID_LIKE.match(q)) and any(c.isdigit() for c in q)
 
 
 @bureau_staff
@@ -129,7 +119,7 @@ def patient_search(request: StaffRequest) -> HttpResponse:
         form = SearchForm(data)
         if data is not None and "s" not in request.GET and identifies_someone(data.get("q", "")):
             form.is_valid()
-            form.add_error("q", IDENTIFIER_IN_URL)
+            form.add_error("q", NOT_IN_URLS)
         qs = (
             search(request.user, form)
             if data is not None

@@ -37,7 +37,12 @@ def _sample_rows(model: Any, count: int, rng: random.Random, **filters: Any) -> 
     return rows
 
 
-def _session_for(user: Any, otp_device: Any = None, searches: dict[str, Any] | None = None) -> str:
+def _session_for(
+    user: Any,
+    otp_device: Any = None,
+    searches: dict[str, Any] | None = None,
+    admin_searches: dict[str, str] | None = None,
+) -> str:
     """A signed-in session for ``user``; ``searches`` are kept in it as the search form
     keeps a posted search (cases.views.patients.remember_search), so that a search by ID
     number is measured as clerks reach its results: by key, the number not in the URL."""
@@ -58,6 +63,9 @@ def _session_for(user: Any, otp_device: Any = None, searches: dict[str, Any] | N
         session["otp_not_needed"] = True
     if searches:
         session["patient_searches"] = searches
+    if admin_searches:
+        # The admin's search form keeps a term the same way (portal.admin_base).
+        session["admin_searches"] = admin_searches
     session.set_expiry(12 * 3600)  # the bench outlives the 30-minute idle limit
     session.create()
     return str(session.session_key)
@@ -147,7 +155,15 @@ def prepare(clerks: int, samples: int, seed: int = 8) -> dict[str, Any]:
         "institutions": Institution.objects.count(),
         **first,
         "clerks": crowd,
-        "admin_session": _session_for(admin_user, device),
+        "admin_session": _session_for(
+            admin_user,
+            device,
+            admin_searches={
+                f"{key}:{i}": term
+                for key, terms in changelists.items()
+                for i, term in enumerate(terms)
+            },
+        ),
         "changelists": changelists,
     }
 

@@ -69,10 +69,35 @@ def searcher(data_admin, client_for):
 
 
 def changelist(client, model, q):
+    """Search as the admin's form does: the term is posted, the list is reached by key."""
     url = reverse(f"admin:cases_{model._meta.model_name}_changelist")
-    response = client.get(url, {"q": q})
+    posted = client.post(url, {"q": q, "_search": "1"})
+    assert posted.status_code == 302
+    assert q not in posted["Location"]
+    response = client.get(posted["Location"])
     assert response.status_code == 200
+    assert f"q={q}" not in response.content.decode()  # no link carries the term
     return list(response.context["cl"].result_list)
+
+
+def test_admin_search_keeps_terms_out_of_urls(searcher, clerk):
+    patient = factories.patient(clerk)
+    url = reverse("admin:cases_patient_changelist")
+    refused = searcher.get(url, {"q": patient.cert_number})
+    assert "不在网址中传递" in refused.content.decode()
+    assert refused.context["cl"].query == ""
+    assert changelist(searcher, Patient, patient.cert_number) == [patient]
+    posted = searcher.post(
+        url, {"q": patient.cert_number, "_search": "1", "insurance_type__exact": "390"}
+    )
+    page = searcher.get(posted["Location"])
+    assert list(page.context["cl"].result_list) == [patient]
+    body = page.content.decode()
+    assert f"q={patient.cert_number}" not in body
+    assert "sk=" in posted["Location"]
+    assert "insurance_type__exact=390" in posted["Location"]
+    expired = searcher.get(url, {"sk": "gone"})
+    assert "查询条件已过期" in expired.content.decode()
 
 
 def test_admin_search_routes_each_kind_of_term(searcher, clerk, reviewer):
