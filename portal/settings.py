@@ -179,7 +179,7 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 # Limits of one admin import (portal.imports).
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
 IMPORT_MAX_UNPACKED_BYTES = int(os.environ.get("IMPORT_MAX_UNPACKED_BYTES", str(64 * 1024 * 1024)))
-IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "50000"))
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "30000"))
 IMPORT_MAX_COLUMNS = 60
 IMPORT_PENDING_HOURS = 24
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
