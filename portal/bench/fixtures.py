@@ -139,6 +139,7 @@ def prepare(clerks: int, samples: int, seed: int = 8) -> dict[str, Any]:
         user=admin_user, name="bench", defaults={"confirmed": True}
     )
     changelists: dict[str, list[str]] = {}
+    keyed: list[str] = []  # the portal's own admins search by a kept key (admin_base)
     for model, model_admin in admin.site._registry.items():
         fields = [f for f in model_admin.search_fields if not f.startswith("@")][:2]
         if not fields:
@@ -148,7 +149,10 @@ def prepare(clerks: int, samples: int, seed: int = 8) -> dict[str, Any]:
             t for i, row in enumerate(rows) if (t := _search_term(row, fields[i % len(fields)]))
         ]
         if terms:
-            changelists[f"{model._meta.app_label}/{model._meta.model_name}"] = terms
+            key = f"{model._meta.app_label}/{model._meta.model_name}"
+            changelists[key] = terms
+            if getattr(model_admin, "keyed_search", False):
+                keyed.append(key)
     return {
         "patients": Patient.objects.count(),
         "filings": Filing.objects.count(),
@@ -165,6 +169,7 @@ def prepare(clerks: int, samples: int, seed: int = 8) -> dict[str, Any]:
             },
         ),
         "changelists": changelists,
+        "keyed_changelists": keyed,
     }
 
 

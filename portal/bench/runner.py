@@ -458,9 +458,12 @@ def bench_scale(patients: int, opts: argparse.Namespace, log: Any) -> ScaleResul
         log(f"  export: {export.rows} rows, p95 {export.pct(95):.1f} ms")
         admin_client = Client(server.port, fx["admin_session"])
         for key, terms in sorted(fx["changelists"].items()):
-            # The admin's own search is by the key its form keeps the term under; the
-            # stock baseline takes the term in the URL.
-            paths = [f"/admin/{key}/?sk={q(f'{key}:{i}')}" for i in range(len(terms))]
+            # The portal's own admins search by the key their form keeps the term under;
+            # third-party admins and the stock baseline take the term in the URL.
+            if key in fx["keyed_changelists"]:
+                paths = [f"/admin/{key}/?sk={q(f'{key}:{i}')}" for i in range(len(terms))]
+            else:
+                paths = [f"/admin/{key}/?q={q(t)}" for t in terms]
             result.admin[key] = measure(admin_client, paths)
             stock_paths = [f"/bench/stock-admin/{key}/?q={q(t)}" for t in terms]
             result.stock[key] = measure(admin_client, stock_paths[: opts.stock_samples], warmup=1)
