@@ -337,8 +337,8 @@ def run_reminders(
 def _lock_lifted(report: RunReport, params: Any, scope: dict[str, Any]) -> None:
     """RM-2: one notice the day a long-term filing's lock lifts (late if missed)."""
     day = report.day
-    latest_start = rules.add_months(day, -params.long_term_lock_months)
-    # add_months clips; a start on or before this day has had its lock lifted by ``day``.
+    # Every start whose lock has lifted by ``day`` (month-end clipping included).
+    latest_start = rules.latest_start_before(day, params.long_term_lock_months)
     candidates = (
         Filing.objects.filter(
             status=Filing.Status.ACTIVE, type=Filing.Type.LONG_TERM, start__lte=latest_start

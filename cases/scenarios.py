@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from cases import facts, rules
@@ -30,10 +31,101 @@ from cases.services.qualifications import (
 )
 from cases.services.selections import selection_add, selection_end
 from cases.settlement import settlement_check
-from institutions.models import Disease, Institution, NetworkedSettlement, Region
+from institutions.models import Disease, Institution, NetworkedSettlement, PolicyParameter, Region
+from institutions.parameters import clean_value
 from portal.models import Bureau, Role, User
 
 INSURANCE = {"employee": "310", "resident": "390"}
+
+# Every key SCENARIOS.md allows; any other is an ERROR naming it (nothing is ignored).
+SCENARIO_KEYS = {"name", "today", "given", "when"}
+EVIDENCE = {"diagnosis_date", "diagnosis_doctor", "diagnosis_institution"}
+FILING_KEYS = {
+    "ref",
+    "patient",
+    "type",
+    "subtype",
+    "destination",
+    "start",
+    "end",
+    "filed_on",
+    "transfer_letter",
+    "materials",
+    "channel",
+    "agent",
+}
+LETTER_KEYS = {
+    "ref",
+    "patient",
+    "disease",
+    "issuer",
+    "receiver",
+    "reason",
+    "issued_on",
+    "serial",
+    "reason_text",
+}
+PATIENT_KEYS = {"ref", "id_number", "name", "insurance", "region", "cert_type"}
+FACT_KEYS = {
+    "parameters": {"name", "value", "from"},
+    "diseases": {
+        "code",
+        "name",
+        "cross_province",
+        "validity",
+        "exclusive_with",
+        "for_employee",
+        "for_resident",
+        "active",
+    },
+    "institutions": {
+        "code",
+        "name",
+        "region",
+        "level",
+        "designated",
+        "transfer_issuer",
+        "networked",
+        "cross_province_networked",
+        "designated_from",
+        "designated_until",
+    },
+    "patients": PATIENT_KEYS,
+    "qualifications": {"ref", "patient", "disease", "approved_on", *EVIDENCE},
+    "filings": FILING_KEYS,
+    "transfer_letters": LETTER_KEYS,
+    "selections": {"ref", "patient", "institution", "start"},
+}
+ACTION_KEYS = {
+    "register_patient": PATIENT_KEYS,
+    "check_settlement": {"patient", "institution", "disease", "date"},
+    "select_institution": {"patient", "institution", "start", "ref"},
+    "end_selection": {"selection", "date", "reason"},
+    "apply_qualification": {"patient", "disease", "date", "ref", *EVIDENCE},
+    "approve_qualification": {"qualification", "date", "same_clerk"},
+    "reject_qualification": {"qualification", "date", "reason"},
+    "file": FILING_KEYS,
+    "cancel_filing": {"filing", "date"},
+    "issue_transfer_letter": LETTER_KEYS,
+    "run_reminders": {"date"},
+}
+EXPECT_KEYS = {
+    "check_settlement": {"outcome", "rules"},
+    "run_reminders": {"reminders", "expired"},
+    "register_patient": {"ok", "rules", "id_number"},
+}
+AGENT_KEYS = {"name", "cert_number", "phone", "relation"}
+REMINDER_KEYS = {"filing", "transfer_letter", "qualification", "stage"}
+
+
+def only_known(where: str, item: Any, allowed: Iterable[str]) -> dict[str, Any]:
+    """The mapping ``item``, if every key is one SCENARIOS.md allows there."""
+    if not isinstance(item, dict):
+        raise ScenarioError(f"{where}: expected a mapping, got {item!r}")
+    unknown = sorted(str(k) for k in item if k not in set(allowed))
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key {', '.join(unknown)}")
+    return item
 
 
 class ScenarioError(Exception):
@@ -331,9 +423,22 @@ def file(run: Run, item: dict[str, Any]) -> Filing:
             end=as_date(item["end"], "end") if item.get("end") else None,
             filed_on=filed_on,
             channel=str(item.get("channel", "window")),
+            agent=agent_of(item.get("agent")),
             materials=materials,
             transfer_letter=letter,
         )
+
+
+def agent_of(item: dict[str, Any] | None) -> rules.Agent | None:
+    if not item:
+        return None
+    only_known("agent", item, AGENT_KEYS)
+    return rules.Agent(
+        str(item.get("name", "")),
+        str(item.get("cert_number", "")),
+        str(item.get("phone", "")),
+        str(item.get("relation", "")),
+    )
 
 
 def issue_letter(run: Run, item: dict[str, Any]) -> TransferLetter:
@@ -365,7 +470,38 @@ def select(run: Run, item: dict[str, Any]) -> Selection:
         ).selection
 
 
+def given_parameters(items: list[dict[str, Any]]) -> None:
+    """A parameter value in force from a date (POLICY.md, Parameters)."""
+    for item in items:
+        key = str(item.get("name", ""))
+        try:
+            value = clean_value(key, item.get("value"))
+        except ValidationError as exc:
+            raise ScenarioError(f"parameter {key}: {'; '.join(exc.messages)}") from None
+        PolicyParameter.objects.update_or_create(
+            key=key,
+            valid_from=as_date(item.get("from"), "from"),
+            defaults={"value": value, "note": "情景"},
+        )
+
+
+def check_keys(scenario: dict[str, Any]) -> None:
+    unknown = sorted(
+        str(k) for k in scenario if k not in SCENARIO_KEYS and not str(k).startswith("x-")
+    )
+    if unknown:
+        raise ScenarioError(f"unknown key {', '.join(unknown)}")
+    given = scenario.get("given") or {}
+    only_known("given", given, FACT_KEYS)
+    for kind, allowed in FACT_KEYS.items():
+        for item in given.get(kind) or []:
+            only_known(f"given.{kind}", item, allowed)
+            if kind == "filings" and item.get("agent") is not None:
+                only_known("given.filings.agent", item["agent"], AGENT_KEYS)
+
+
 def create_facts(run: Run, given: dict[str, Any]) -> None:
+    given_parameters(given.get("parameters") or [])
     given_diseases(run, given.get("diseases") or [])
     given_institutions(run, given.get("institutions") or [])
     for item in given.get("patients") or []:
@@ -373,7 +509,7 @@ def create_facts(run: Run, given: dict[str, Any]) -> None:
     for item in given.get("qualifications") or []:
         patient = run.patient(item["patient"])
         day = as_date(item["approved_on"], "approved_on")
-        qualification = apply(run, patient, run.disease(item["disease"]), day)
+        qualification = apply(run, patient, run.disease(item["disease"]), day, item)
         approve(run, qualification, day)
         run.remember(item.get("ref"), qualification)
     for item in given.get("filings") or []:
@@ -479,13 +615,19 @@ def _cited(refusal: PolicyRefusal) -> str:
 
 def check_step(run: Run, number: int, step: dict[str, Any]) -> None:
     actions = [key for key in step if key != "expect"]
-    if len(actions) != 1 or actions[0] not in ACTIONS:
+    if len(actions) != 1:
         raise ScenarioError(f"step {number}: expected one action of {', '.join(ACTIONS)}")
     action = actions[0]
-    args = step[action] or {}
-    expect = step.get("expect") or {}
-    if not isinstance(args, dict) or not isinstance(expect, dict):
-        raise ScenarioError(f"step {number}: action arguments and expect must be mappings")
+    if action not in ACTIONS:
+        raise ScenarioError(f"step {number}: unknown action {action}")
+    args = only_known(f"step {number}: {action}", step[action] or {}, ACTION_KEYS[action])
+    expect = only_known(
+        f"step {number}: expect",
+        step.get("expect") or {},
+        EXPECT_KEYS.get(action, {"ok", "rules"}),
+    )
+    for item in expect.get("reminders") or []:
+        only_known(f"step {number}: expect.reminders", item, REMINDER_KEYS)
 
     if action == "check_settlement":
         answer = perform(run, action, args)
@@ -509,7 +651,7 @@ def check_step(run: Run, number: int, step: dict[str, Any]) -> None:
     want_ok = bool(expect.get("ok", True))
     try:
         with transaction.atomic():
-            perform(run, action, args)
+            done = perform(run, action, args)
     except PolicyRefusal as refusal:
         if want_ok:
             raise StepFailure(number, "ok", f"refused: {refusal}") from None
@@ -524,6 +666,10 @@ def check_step(run: Run, number: int, step: dict[str, Any]) -> None:
     if not want_ok:
         raise StepFailure(
             number, f"refusal citing {', '.join(expect.get('rules') or ['any rule'])}", "ok"
+        )
+    if "id_number" in expect and done.cert_number != as_code(expect["id_number"]):
+        raise StepFailure(
+            number, f"stored {as_code(expect['id_number'])}", f"stored {done.cert_number}"
         )
 
 
@@ -586,6 +732,7 @@ def run_scenario(scenario: dict[str, Any]) -> Result:
     try:
         with transaction.atomic():
             try:
+                check_keys(scenario)
                 run = Run(scenario, as_date(scenario.get("today", dt.date.today()), "today"))
                 try:
                     create_facts(run, scenario.get("given") or {})

@@ -294,7 +294,9 @@ class Qualification(AgentFields):
                     (F("disease"), RangeOperators.EQUAL),
                     (half_open("valid_from", "valid_until"), RangeOperators.OVERLAPS),
                 ],
-                condition=Q(status="approved"),
+                # Approved at some point: an expired or cancelled one still covers its
+                # period (POLICY.md, Dates).
+                condition=Q(status__in=["approved", "expired", "cancelled"]),
                 violation_error_message="QL-2：同一病种不能同时有两个有效的认定资格。",
             ),
             models.CheckConstraint(

@@ -17,6 +17,7 @@ from cases.rules.base import (
     Period,
     Violation,
     add_months,
+    latest_start_before,
     rules_of,
 )
 from cases.rules.filings import (
@@ -156,6 +157,7 @@ __all__ = [
     "id_birth_date",
     "id_prefix_warning",
     "id_sex",
+    "latest_start_before",
     "letter_period",
     "lock_lift_day",
     "materials_for",

@@ -39,6 +39,17 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def latest_start_before(day: dt.date, months: int) -> dt.date:
+    """The latest start ``s`` with ``add_months(s, months) <= day``: the inverse of
+    add_months, which subtracting months is not. Clipping maps the ends of longer months
+    onto a shorter month's last day (2025-08-29..31 + 6 months = 2026-02-28), so when
+    ``day`` is the last day of its month every day to the end of the earlier month counts."""
+    start = add_months(day, -months)
+    if day.day == calendar.monthrange(day.year, day.month)[1]:
+        start = start.replace(day=calendar.monthrange(start.year, start.month)[1])
+    return start
+
+
 @dataclass(frozen=True)
 class Period:
     start: dt.date

@@ -237,7 +237,12 @@ def check_filing(
         violations.append(Violation("FL-4", "长期备案不设结束日期。", "end"))
 
     if request.type == FilingType.LONG_TERM:
-        if any(f.type == "long_term" and f.status == "active" for f in existing):
+        # By the dates: any long-term filing still running on some day of this one's.
+        lasting = Period(start, None)
+        if any(
+            f.kind == "filing" and f.type == "long_term" and f.period.overlaps(lasting)
+            for f in existing
+        ):
             violations.append(
                 Violation("FL-8", "参保人已有一份有效的长期备案，不能再办理长期备案。", "type")
             )
@@ -263,14 +268,20 @@ def check_filing_cancel(
     type: str,
     status: str,
     start: dt.date,
+    end: dt.date | None,
     day: dt.date,
     params: Parameters,
     action: str = "取消",
 ) -> list[Violation]:
-    """FL-10 (only active) and FL-4 (a long-term filing is locked for six months)."""
+    """FL-10 (only an active filing, by its dates: a temporary one before its end date,
+    whether or not the daily job has marked it expired) and FL-4 (a long-term filing is
+    locked for six months)."""
     violations = []
-    if status != "active":
+    if status not in ("active", "expired"):
         violations.append(Violation("FL-10", f"只有有效的备案才能{action}。"))
+    elif end is not None and day >= end:
+        last = end - dt.timedelta(days=1)
+        violations.append(Violation("FL-10", f"备案有效期至 {last}，已到期，不能{action}。", "day"))
     if type == FilingType.LONG_TERM:
         unlock = add_months(start, params.long_term_lock_months)
         if day < unlock:

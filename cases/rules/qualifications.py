@@ -11,6 +11,9 @@ from institutions.parameters import Parameters
 
 # --- QL: qualifications -------------------------------------------------------------------
 
+# The statuses of a qualification that was approved; its dates say when it applies.
+HELD = ("approved", "expired", "cancelled")
+
 
 @dataclass(frozen=True)
 class QualificationFacts:
@@ -29,8 +32,15 @@ class QualificationFacts:
             return None
         return Period(self.valid_from, self.valid_until)
 
+    @property
+    def held(self) -> bool:
+        """Approved at some point: its period is what it covers (an EXPIRED one still
+        covers every date inside it, a CANCELLED one the dates before its cancellation,
+        which became its end). The daily job's flag never changes an answer."""
+        return self.status in HELD and self.period is not None
+
     def approved_on(self, day: dt.date) -> bool:
-        return self.status == "approved" and self.period is not None and self.period.covers(day)
+        return self.held and self.period is not None and self.period.covers(day)
 
 
 def renewal_target(
@@ -163,7 +173,7 @@ def check_approval(
     """QL-2 (no two approved at once) and QL-4 (mutually exclusive diseases)."""
     violations = []
     for q in existing:
-        if q.id == qualification_id or q.status != "approved" or q.period is None:
+        if q.id == qualification_id or not q.held or q.period is None:
             continue
         if not q.period.overlaps(period):
             continue

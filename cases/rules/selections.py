@@ -60,8 +60,9 @@ class FilingFacts:
         return institution.prefecture == self.destination
 
     def valid_on(self, day: dt.date) -> bool:
-        # A cancelled filing's period already ends on its cancellation date (FL-10).
-        return self.status in ("active", "expired", "cancelled") and self.period.covers(day)
+        # By its dates alone: a cancelled or changed filing's period already ends on the
+        # day it was cancelled or changed (FL-10), and EXPIRED is only the job's mark.
+        return self.period.covers(day)
 
 
 def find_basis(

@@ -117,6 +117,7 @@ def filing_cancel(*, by: User, filing: Filing, day: dt.date, reason: str = "") -
             type=filing.type,
             status=filing.status,
             start=filing.start,
+            end=filing.end,
             day=day,
             params=parameters_on(day),
         )
@@ -147,6 +148,7 @@ def filing_change(
             type=filing.type,
             status=filing.status,
             start=filing.start,
+            end=filing.end,
             day=day,
             params=parameters_on(day),
             action="变更",

@@ -17,6 +17,7 @@ from cases import facts, rules, selectors
 from cases.forms import RegisterForm, SearchForm, show_refusal
 from cases.masking import ID_LIKE, NOT_IN_URLS, identifies_someone
 from cases.models import Filing, Patient, Qualification, Selection
+from cases.rules.qualifications import HELD
 from cases.search import name_q, pinyin_q
 from cases.services import PolicyRefusal
 from cases.services.patients import find_registered, patient_register
@@ -46,16 +47,25 @@ def search(user: Any, form: SearchForm) -> QuerySet[Patient]:
             qs = qs.filter(name_q("name", data["q"]))
     if data.get("insurance_type"):
         qs = qs.filter(insurance_type=data["insurance_type"])
+    today = facts.today()
     if data.get("disease"):
-        qs = qs.filter(
-            Exists(
-                Qualification.objects.filter(
-                    patient=OuterRef("pk"), disease=data["disease"], status="approved"
-                )
-            )
+        # Holding the qualification today, by its dates (whatever the daily job marked).
+        held = Qualification.objects.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=today),
+            patient=OuterRef("pk"),
+            disease=data["disease"],
+            status__in=HELD,
+            valid_from__lte=today,
         )
+        qs = qs.filter(Exists(held))
     if data.get("filing_status"):
-        active = Exists(Filing.objects.filter(patient=OuterRef("pk"), status="active"))
+        filed = Filing.objects.filter(
+            Q(end__isnull=True) | Q(end__gt=today),
+            patient=OuterRef("pk"),
+            status__in=["active", "expired"],
+            start__lte=today,
+        )
+        active = Exists(filed)
         qs = qs.filter(active) if data["filing_status"] == "active" else qs.exclude(active)
     return qs.order_by("-created_at", "-pk")
 

@@ -385,7 +385,7 @@ def test_fl_4_long_term_has_no_end_and_a_lock():
             )
         ).violations
     ) == ["FL-4"]
-    cancel = dict(type="long_term", status="active", start=D(2025, 1, 15), params=PARAMS)
+    cancel = dict(type="long_term", status="active", start=D(2025, 1, 15), end=None, params=PARAMS)
     assert rules.rules_of(rules.check_filing_cancel(day=D(2025, 7, 14), **cancel)) == ["FL-4"]
     assert rules.check_filing_cancel(day=D(2025, 7, 15), **cancel) == []
 
@@ -447,10 +447,54 @@ def test_fl_10_only_active_filings_change():
             type="temporary",
             status="cancelled",
             start=D(2025, 3, 1),
+            end=D(2025, 3, 5),
             day=D(2025, 3, 2),
             params=PARAMS,
         )
     ) == ["FL-10"]
+
+
+@pytest.mark.parametrize("status", ["active", "expired"])
+def test_fl_10_a_temporary_filing_is_cancellable_before_its_end_by_its_dates(status):
+    """The answer comes from the dates, whether or not the daily job has marked it."""
+    temporary = dict(type="temporary", status=status, start=D(2025, 3, 1), end=D(2025, 9, 1))
+    assert rules.check_filing_cancel(day=D(2025, 8, 31), params=PARAMS, **temporary) == []
+    for day in (D(2025, 9, 1), D(2025, 9, 2)):
+        found = rules.check_filing_cancel(day=day, params=PARAMS, **temporary)
+        assert rules.rules_of(found) == ["FL-10"]
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "latest"),
+    [
+        (D(2026, 2, 28), 6, D(2025, 8, 31)),  # 08-29..31 all clip to 02-28
+        (D(2026, 2, 27), 6, D(2025, 8, 27)),
+        (D(2026, 3, 1), 6, D(2025, 9, 1)),
+        (D(2026, 4, 30), 6, D(2025, 10, 31)),
+        (D(2026, 3, 30), 6, D(2025, 9, 30)),
+        (D(2028, 2, 29), 6, D(2027, 8, 31)),  # leap year
+        (D(2029, 2, 28), 12, D(2028, 2, 29)),
+        (D(2027, 2, 28), 12, D(2026, 2, 28)),
+        (D(2025, 12, 31), 1, D(2025, 11, 30)),
+    ],
+)
+def test_latest_start_before_inverts_add_months(day, months, latest):
+    assert rules.latest_start_before(day, months) == latest
+    assert rules.add_months(latest, months) <= day
+    assert rules.add_months(latest + dt.timedelta(days=1), months) > day
+
+
+def test_latest_start_before_agrees_with_add_months_on_every_day_of_four_years():
+    day = D(2025, 1, 1)
+    while day < D(2029, 1, 1):
+        for months in (1, 6, 12):
+            latest = rules.latest_start_before(day, months)
+            assert (
+                rules.add_months(latest, months)
+                <= day
+                < rules.add_months(latest + dt.timedelta(days=1), months)
+            )
+        day += dt.timedelta(days=1)
 
 
 # --- TL ---------------------------------------------------------------------------------------

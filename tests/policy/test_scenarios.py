@@ -95,3 +95,44 @@ def test_rule_list_matches_policy_md():
     text = POLICY.read_text(encoding="utf-8")
     found = set(re.findall(r"\*\*([A-Z]{2}-\d+)", text))
     assert found == set(RULE_IDS) | NOT_YET_IMPLEMENTED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("scenario", "named"),
+    [
+        ({"name": "x", "today": "2025-03-01", "wehn": []}, "wehn"),
+        ({"name": "x", "given": {"patiens": []}}, "patiens"),
+        ({"name": "x", "given": {"patients": [{"ref": "p1", "idnumber": "1"}]}}, "idnumber"),
+        ({"name": "x", "given": {"diseases": [{"code": "M03900", "validty": "open"}]}}, "validty"),
+        ({"name": "x", "given": {"parameters": [{"name": "TEMP_FILING_MONTHS", "val": 7}]}}, "val"),
+        (
+            {"name": "x", "when": [{"run_reminders": {"date": "2025-03-01", "force": True}}]},
+            "force",
+        ),
+        ({"name": "x", "when": [{"run_reminder": {"date": "2025-03-01"}}]}, "run_reminder"),
+        (
+            {
+                "name": "x",
+                "when": [{"run_reminders": {"date": "2025-03-01"}, "expect": {"ok": True}}],
+            },
+            "ok",
+        ),
+    ],
+)
+def test_an_unknown_key_anywhere_is_an_error_naming_it(regions, scenario, named):
+    result = run_scenario(scenario)
+    assert result.status == "ERROR"
+    assert named in result.detail
+
+
+@pytest.mark.django_db
+def test_x_keys_are_free_and_a_bad_parameter_value_is_an_error(regions):
+    assert run_scenario({"name": "x", "x-base": {"anything": 1}, "when": []}).status == "PASS"
+    bad = {
+        "name": "x",
+        "given": {"parameters": [{"name": "TEMP_FILING_MONTHS", "value": 3, "from": "2025-01-01"}]},
+    }
+    result = run_scenario(bad)
+    assert result.status == "ERROR"
+    assert "TEMP_FILING_MONTHS" in result.detail
