@@ -54,6 +54,8 @@ from cases.rules.identity import (
     id_sex,
     normalize_cert_number,
     resident_id_check_char,
+    resident_number,
+    upgrade_first_generation,
 )
 from cases.rules.letters import LETTER_REASONS, check_letter, letter_period
 from cases.rules.qualifications import (
@@ -166,7 +168,9 @@ __all__ = [
     "reminder_recipients",
     "renewal_target",
     "resident_id_check_char",
+    "resident_number",
     "rules_of",
     "selection_scope",
     "stage_day",
+    "upgrade_first_generation",
 ]

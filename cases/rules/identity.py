@@ -32,6 +32,23 @@ def resident_id_check_char(first17: str) -> str:
     return ID_CHECK_CHARS[total % 11]
 
 
+def upgrade_first_generation(number: str) -> str:
+    """ID-1: a first-generation 15-digit number (6-digit address, YYMMDD, 3 digits, the
+    last odd for men) as its 18-digit form: "19" before the year and the check character
+    after. Any other value is returned unchanged; a 15-digit number is never stored."""
+    if len(number) == 15 and number.isdigit():
+        body = number[:6] + "19" + number[6:]
+        return body + resident_id_check_char(body)
+    return number
+
+
+def resident_number(cert_type: str, value: str) -> str:
+    """The number a patient is recorded and found under: normalised and, for a resident
+    ID, a 15-digit one converted to 18 digits."""
+    number = normalize_cert_number(value)
+    return upgrade_first_generation(number) if cert_type == CertType.RESIDENT_ID else number
+
+
 def id_birth_date(number: str) -> dt.date | None:
     try:
         return dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

@@ -54,7 +54,10 @@ def patient_register(
     bureau's county (ID-6)."""
     today = today or local_today()
     bureau: Bureau | None = by.bureau
-    number = rules.normalize_cert_number(cert_number)
+    given = rules.normalize_cert_number(cert_number)
+    # ID-1: a first-generation 15-digit number is recorded converted to 18 digits.
+    number = rules.resident_number(cert_type, given)
+    converted = number != given
     name = name.strip()
     region_code = (region_code or (bureau.county_id if bureau else "")).strip()
     region = Region.objects.filter(code=region_code).first()
@@ -98,6 +101,10 @@ def patient_register(
         if warning := rules.id_prefix_warning(number, known):
             warnings.append(warning)
     patient.name_pinyin, patient.name_initials = name_pinyin(name)
+    if converted:
+        note = "ID-1：15位身份证号已按规则转换为18位登记"
+        warnings.append(f"{note}：{number}。")
+        patient._change_reason = note  # type: ignore[attr-defined]  # in the history
     try:
         with transaction.atomic():
             save_as(patient, by)
@@ -112,5 +119,5 @@ def patient_register(
 def find_registered(cert_type: str, cert_number: str) -> Patient | None:
     """The patient already registered under this certificate, if any (any bureau)."""
     return Patient.objects.filter(
-        cert_type=cert_type, cert_number=rules.normalize_cert_number(cert_number)
+        cert_type=cert_type, cert_number=rules.resident_number(cert_type, cert_number)
     ).first()

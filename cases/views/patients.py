@@ -39,6 +39,8 @@ def search(user: Any, form: SearchForm) -> QuerySet[Patient]:
     if q:
         if q.isdigit() and 7 <= len(q) <= 11:
             qs = qs.filter(Q(phone=q) | Q(cert_number=q))
+        elif len(q) == 15 and q.isdigit():
+            qs = qs.filter(cert_number=rules.upgrade_first_generation(q))  # ID-1
         elif ID_LIKE.match(q) and any(c.isdigit() for c in q):
             qs = qs.filter(cert_number=q)
         elif q.isascii() and q.isalpha():

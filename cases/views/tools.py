@@ -41,7 +41,9 @@ def settlement(request: StaffRequest) -> HttpResponse:
         data = form.cleaned_data
         if patient is None:
             patient = (
-                selectors.patient_list(request.user).filter(cert_number=data["patient"]).first()
+                selectors.patient_list(request.user)
+                .filter(cert_number=rules.upgrade_first_generation(data["patient"]))
+                .first()
             )
         if patient is None:
             form.add_error("patient", "本经办机构没有登记这个证件号码的参保人。")

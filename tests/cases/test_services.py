@@ -128,6 +128,31 @@ def test_unknown_prefix_is_a_warning_and_historical_one_is_accepted(clerk):
     assert registration.warnings[0].startswith("ID-1")
 
 
+def test_a_first_generation_number_is_recorded_converted(clerk, client_for):
+    """ID-1: 15 digits become 18 ("19" before the year, the check character after); the
+    conversion is said to the clerk and in the history, and the 15 digits are kept nowhere."""
+    registration = patient_register(
+        by=clerk,
+        cert_type="resident_id",
+        cert_number="451202800101123",
+        name="韦旧证",
+        insurance_type="390",
+        today=dt.date(2025, 3, 1),
+    )
+    patient = registration.patient
+    assert patient.cert_number == "451202198001011233"
+    assert (patient.birth_date, patient.sex) == (dt.date(1980, 1, 1), "M")
+    assert any("15位身份证号已按规则转换为18位" in w for w in registration.warnings)
+    history = patient.history.get()
+    assert "15位" in history.history_change_reason
+    assert "451202800101123" not in history.history_change_reason
+    assert find_registered("resident_id", "451202800101123") == patient
+    # The clerk's search finds the patient by either number (posted, never in a URL).
+    client = client_for(clerk)
+    found = client.post("/patients/", {"q": "451202800101123"}, follow=True)
+    assert "韦旧证" in found.content.decode()
+
+
 def test_heteronym_surname_has_every_reading():
     full, initials = name_pinyin("曾示例")
     assert set(full.split("|")) == {"cengshili", "zengshili"}
