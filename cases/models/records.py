@@ -604,11 +604,11 @@ class Selection(models.Model):
         verbose_name_plural = "门特选点"
         ordering = ["slot", "-start"]
         constraints = [
-            # SL-1: three slots; a slot holds one selection at a time.
+            # SL-1 is a count per date, enforced by a trigger (migration 0008). The slot
+            # is the ordering clerks see (fix_srt_no): one selection per number at a time.
             models.CheckConstraint(
-                condition=Q(slot__gte=1, slot__lte=3),
-                name="selection_slot_range",
-                violation_error_message="SL-1：选点机构最多3家。",
+                condition=Q(slot__gte=1),
+                name="selection_slot_positive",
             ),
             ExclusionConstraint(
                 name="selection_slot_free",
@@ -617,7 +617,7 @@ class Selection(models.Model):
                     (F("slot"), RangeOperators.EQUAL),
                     (half_open("start", "end"), RangeOperators.OVERLAPS),
                 ],
-                violation_error_message="SL-1：选点机构已达上限。",
+                violation_error_message="SL-1：选点排序号已被占用，请刷新后重试。",
             ),
             # SL-6: the same institution is never selected twice at once.
             ExclusionConstraint(

@@ -87,7 +87,9 @@ from cases.rules.selections import (
     check_selection,
     check_selection_end,
     find_basis,
+    most_active,
     selection_scope,
+    slot_number,
 )
 from cases.rules.settlement import (
     NOT_COVERED_RULES,
@@ -163,6 +165,7 @@ __all__ = [
     "letter_period",
     "lock_lift_day",
     "materials_for",
+    "most_active",
     "normalize_cert_number",
     "qualification_validity",
     "reminder_recipients",
@@ -171,6 +174,7 @@ __all__ = [
     "resident_number",
     "rules_of",
     "selection_scope",
+    "slot_number",
     "stage_day",
     "upgrade_first_generation",
 ]

@@ -81,7 +81,7 @@ def find_basis(
 class SelectionCheck:
     violations: list[Violation]
     scope: Scope
-    slot: int | None
+    slot: int
     basis: FilingFacts | None
     notices: list[str] = field(default_factory=list)
 
@@ -105,11 +105,7 @@ def check_selection(
         violations.append(
             Violation("SL-6", "该机构已是参保人的选点机构，不能重复选择。", "institution")
         )
-    used_slots = {s.slot for s in overlapping}
-    free = [
-        slot for slot in range(1, params.max_selected_institutions + 1) if slot not in used_slots
-    ]
-    if not free:
+    if most_active(existing, new_period) >= params.max_selected_institutions:
         violations.append(
             Violation(
                 "SL-1",
@@ -136,7 +132,23 @@ def check_selection(
             )
     elif scope == Scope.IN_REGION:
         notices.append("SL-5：区内异地选点无需备案；建议办理转诊或备案以保障待遇。")
-    return SelectionCheck(violations, scope, free[0] if free else None, basis, notices)
+    return SelectionCheck(violations, scope, slot_number(overlapping), basis, notices)
+
+
+def most_active(existing: Sequence[SelectionFacts], period: Period) -> int:
+    """SL-1: the most selections active on any one day of ``period``. The count changes
+    only where a selection starts, so those days (and the period's first) are enough."""
+    days = {period.start} | {s.period.start for s in existing if period.covers(s.period.start)}
+    return max(sum(1 for s in existing if s.period.covers(day)) for day in days)
+
+
+def slot_number(overlapping: Sequence[SelectionFacts]) -> int:
+    """The slot shown to clerks (定点排序号, the platform's ``fix_srt_no``): the lowest
+    number no selection overlapping the new one holds. An ordering, never a limit: after
+    selections were ended and back-dated ones entered it may exceed the SL-1 limit, where
+    the count (most_active) still allows the selection."""
+    used = {s.slot for s in overlapping}
+    return next(n for n in range(1, len(used) + 2) if n not in used)
 
 
 def check_selection_end(

@@ -26,8 +26,8 @@ def selection_add(
     *, by: User, patient: Patient, institution: Institution, start: dt.date
 ) -> SelectionResult:
     """Select an institution from ``start`` (open-ended); the scope is computed (SL-3)."""
-    # The lock serialises concurrent selections of one patient (SL-1); the slot
-    # exclusion constraint is the backstop on every other write path.
+    # The lock serialises concurrent selections of one patient (SL-1); the database's
+    # count trigger (migration 0008) is the backstop on every other write path.
     patient = Patient.objects.select_for_update().select_related("region").get(pk=patient.pk)
     loaded = facts.require_institution(institution.pk)
     check = rules.check_selection(
@@ -39,7 +39,6 @@ def selection_add(
         params=parameters_on(start),
     )
     refuse_if(check.violations)
-    assert check.slot is not None  # noqa: S101 - no violation means a free slot
     selection = Selection(
         patient=patient,
         institution=loaded,

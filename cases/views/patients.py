@@ -22,6 +22,7 @@ from cases.search import name_q, pinyin_q
 from cases.services import PolicyRefusal
 from cases.services.patients import find_registered, patient_register
 from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
+from institutions.parameters import parameters_on
 from portal.audit import record_export
 from portal.spreadsheets import CSV, XLSX
 
@@ -182,11 +183,19 @@ def patient_register_view(request: StaffRequest) -> HttpResponse:
     return render(request, "cases/patient_register.html", {"form": form})
 
 
-def selection_slots(selections: list[Selection], today: Any) -> list[dict[str, Any]]:
-    """The three slots as the clerk sees them today: empty, or the selection that holds it."""
-    current = {s.slot: s for s in selections if rules.Period(s.start, s.end).covers(today)}
-    upcoming = {s.slot: s for s in selections if s.start > today and s.slot not in current}
-    return [{"slot": n, "selection": current.get(n) or upcoming.get(n)} for n in (1, 2, 3)]
+def selection_slots(selections: list[Selection], today: Any, limit: int) -> list[dict[str, Any]]:
+    """As many boxes as SL-1 allows today: the selections active today, then those not yet
+    started, in the order of their slot number (定点排序号), then empty boxes."""
+    current = [s for s in selections if rules.Period(s.start, s.end).covers(today)]
+    upcoming = [s for s in selections if s.start > today]
+    shown = sorted(current, key=lambda s: s.slot) + sorted(
+        upcoming, key=lambda s: (s.start, s.slot)
+    )
+    boxes: list[dict[str, Any]] = [{"slot": s.slot, "selection": s} for s in shown]
+    used = {s.slot for s in shown}
+    free = (n for n in range(1, limit + len(used) + 1) if n not in used)
+    boxes += [{"slot": next(free), "selection": None} for _ in range(limit - len(boxes))]
+    return boxes
 
 
 @bureau_staff
@@ -194,6 +203,7 @@ def patient_detail(request: StaffRequest, pk: int) -> HttpResponse:
     case = selectors.case_file(request.user, pk)
     today = facts.today()
     unmask = unmasked(request, f"参保人档案 #{case.patient.pk}")
+    limit = parameters_on(today).max_selected_institutions
     return render(
         request,
         "cases/patient_detail.html",
@@ -201,7 +211,8 @@ def patient_detail(request: StaffRequest, pk: int) -> HttpResponse:
             "case": case,
             "patient": case.patient,
             "today": today,
-            "slots": selection_slots(case.selections, today),
+            "slots": selection_slots(case.selections, today, limit),
+            "limit": limit,
             "ended_selections": [
                 s for s in case.selections if s.end is not None and s.end <= today
             ],

@@ -1,4 +1,4 @@
-"""SL-1 holds under concurrent requests on PostgreSQL."""
+"""SL-1 holds under concurrent requests and on every write path, on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from cases.models import Selection
 from cases.services import PolicyRefusal
@@ -55,3 +55,85 @@ def test_twenty_concurrent_selections_end_with_at_most_three(clerk):
     active = Selection.objects.filter(patient=patient, end__isnull=True)
     assert active.count() == 3
     assert sorted(active.values_list("slot", flat=True)) == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_database_counts_sl_1_on_a_write_path_without_the_service(clerk):
+    """Twenty writers insert selections directly (no service, no lock of their own, each
+    with its own slot number, as an import or a shell might): the database's count
+    trigger lets exactly three be active at once, whatever the slot numbers say."""
+    patient = factories.patient(clerk)
+    hospitals = [factories.institution(f"H451202{n:05d}") for n in range(1, THREADS + 1)]
+    barrier = threading.Barrier(THREADS)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def insert(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            Selection.objects.create(
+                patient=patient,
+                institution=hospitals[index],
+                slot=index + 1,
+                start=dt.date(2025, 3, 1) + dt.timedelta(days=index),
+                scope="in_city",
+                created_by=clerk,
+            )
+            result = "ok"
+        except IntegrityError as exc:
+            result = "refused" if "SL-1" in str(exc) else f"error:{exc}"
+        except Exception as exc:
+            result = f"error:{type(exc).__name__}:{exc}"
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=insert, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["ok"] * 3 + ["refused"] * (THREADS - 3)
+    assert Selection.objects.filter(patient=patient).count() == 3
+
+
+@pytest.mark.django_db
+def test_the_database_count_follows_dates_and_the_limit_in_force(clerk):
+    from django.db import transaction
+
+    from institutions.models import PolicyParameter
+
+    patient = factories.patient(clerk)
+    hospitals = [factories.institution(f"H451202{n:05d}") for n in range(1, 6)]
+
+    def insert(n, start, end=None, slot=None):
+        with transaction.atomic():
+            return Selection.objects.create(
+                patient=patient,
+                institution=hospitals[n],
+                slot=slot or n + 1,
+                start=start,
+                end=end,
+                scope="in_city",
+                created_by=clerk,
+            )
+
+    d = dt.date
+    insert(0, d(2025, 1, 1), d(2025, 4, 1))
+    insert(1, d(2025, 4, 1))
+    insert(2, d(2025, 1, 1))
+    insert(3, d(2025, 1, 1), slot=4)  # two active on every day before it: allowed
+    with pytest.raises(IntegrityError, match="SL-1"):
+        insert(4, d(2025, 3, 1), slot=5)
+    # Lengthening one so that three overlap it is refused too (an UPDATE path).
+    first = Selection.objects.get(institution=hospitals[0])
+    first.end = None
+    with pytest.raises(IntegrityError, match="SL-1"), transaction.atomic():
+        first.save()
+    # A limit of 4 in force from the start date lets the fourth in.
+    PolicyParameter.objects.create(
+        key="MAX_SELECTED_INSTITUTIONS", value=4, valid_from=d(2025, 2, 1)
+    )
+    insert(4, d(2025, 3, 1), slot=5)

@@ -257,7 +257,40 @@ def test_sl_1_fourth_selection_is_refused():
     existing = [selection("H1", 1), selection("H2", 2), selection("H3", 3)]
     check = check_selection(JINCHENGJIANG, existing)
     assert rules.rules_of(check.violations) == ["SL-1"]
-    assert check.slot is None
+
+
+def test_sl_1_is_a_count_per_date_not_three_fixed_slots():
+    """Slots fragmented by ended selections: 1 Jan–Mar, 2 Apr–, 3 Jan–, so two are active
+    on every day. A selection from January is allowed (the count is 2 on every day of its
+    period), although every slot number is held on some day of it; its number is 4."""
+    existing = [
+        selection("H1", 1, start=D(2025, 1, 1), end=D(2025, 4, 1)),
+        selection("H2", 2, start=D(2025, 4, 1)),
+        selection("H3", 3, start=D(2025, 1, 1)),
+    ]
+    check = check_selection(JINCHENGJIANG, existing, start=D(2025, 1, 1))
+    assert check.violations == []
+    assert check.slot == 4
+    # The same records entered in another order get the same answer.
+    for order in ([2, 0, 1], [1, 2, 0]):
+        shuffled = [existing[i] for i in order]
+        assert check_selection(JINCHENGJIANG, shuffled, start=D(2025, 1, 1)).violations == []
+    # A third at once on any day of the period is refused.
+    crowded = [*existing, selection("H4", 4, start=D(2025, 6, 1))]
+    found = check_selection(JINCHENGJIANG, crowded, start=D(2025, 1, 1))
+    assert rules.rules_of(found.violations) == ["SL-1"]
+    assert check_selection(JINCHENGJIANG, crowded, start=D(2024, 1, 1)).violations != []
+
+
+def test_sl_1_most_active_counts_only_the_new_period():
+    existing = [
+        selection("H1", 1, start=D(2025, 1, 1), end=D(2025, 2, 1)),
+        selection("H2", 2, start=D(2025, 1, 1), end=D(2025, 2, 1)),
+        selection("H3", 3, start=D(2025, 1, 1), end=D(2025, 2, 1)),
+    ]
+    assert rules.most_active(existing, Period(D(2025, 2, 1))) == 0
+    assert rules.most_active(existing, Period(D(2024, 12, 1), D(2025, 1, 1))) == 0
+    assert rules.most_active(existing, Period(D(2024, 12, 1))) == 3
 
 
 def test_sl_1_ended_selection_frees_its_slot_from_its_end():
