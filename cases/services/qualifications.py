@@ -97,7 +97,7 @@ def qualification_approve(
     disease = facts.disease_facts(qualification.disease)
     existing = facts.patient_qualifications(patient)
     renewed = next((q for q in existing if q.id == qualification.renewal_of_id), None)
-    if renewed is not None and renewed.status != "approved":
+    if renewed is not None and not renewed.held:
         renewed = None
     period = rules.approval_period(disease=disease, decided_on=decided_on, renewed=renewed)
     violations = _decision_violations(qualification, by, decided_on)
