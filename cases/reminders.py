@@ -339,10 +339,11 @@ def _lock_lifted(report: RunReport, params: Any, scope: dict[str, Any]) -> None:
     day = report.day
     # Every start whose lock has lifted by ``day`` (month-end clipping included).
     latest_start = rules.latest_start_before(day, params.long_term_lock_months)
+    # By the dates: a filing still running on its lift day gets the notice, even if it was
+    # cancelled or changed later, before a run that had been missed.
     candidates = (
-        Filing.objects.filter(
-            status=Filing.Status.ACTIVE, type=Filing.Type.LONG_TERM, start__lte=latest_start
-        )
+        Filing.objects.filter(type=Filing.Type.LONG_TERM, start__lte=latest_start)
+        .exclude(status=Filing.Status.EXPIRED)
         .filter(**scope)
         .exclude(reminders__stage=rules.LOCK_LIFTED)
         .select_related("patient")
@@ -351,7 +352,7 @@ def _lock_lifted(report: RunReport, params: Any, scope: dict[str, Any]) -> None:
         rows = []
         for filing in batch:
             lifts = rules.lock_lift_day(filing.start, params)
-            if lifts > day:
+            if lifts > day or (filing.end is not None and filing.end <= lifts):
                 continue
             rows.append(
                 Reminder(

@@ -149,8 +149,15 @@ def qualification_cancel(
     _lock(qualification.patient)
     qualification = Qualification.objects.get(pk=qualification.pk)
     violations = []
-    if qualification.status != Qualification.Status.APPROVED:
+    # By its dates: an approved qualification until its end, whether or not the daily job
+    # has marked it expired (POLICY.md, Dates).
+    if qualification.status not in (Qualification.Status.APPROVED, Qualification.Status.EXPIRED):
         violations.append(rules.Violation("QL-1", "只有已认定的资格才能取消。"))
+    elif qualification.valid_until is not None and day >= qualification.valid_until:
+        last = qualification.valid_until - dt.timedelta(days=1)
+        violations.append(
+            rules.Violation("QL-1", f"该资格有效期至 {last}，已到期，不能取消。", "day")
+        )
     elif qualification.valid_from and day < qualification.valid_from:
         violations.append(rules.Violation("QL-1", "取消日期不能早于资格起始日。", "day"))
     if not reason.strip():
