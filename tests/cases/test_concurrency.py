@@ -16,25 +16,17 @@ from tests import factories
 THREADS = 20
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_twenty_concurrent_selections_end_with_at_most_three(clerk):
-    patient = factories.patient(clerk)
-    hospitals = [factories.institution(f"H451202{n:05d}") for n in range(1, THREADS + 1)]
+def race(work) -> list[str]:
+    """Run ``work(index)`` in THREADS threads released together; each returns its outcome
+    ("ok", "refused…" or "error…"), and its own database connection is closed."""
     barrier = threading.Barrier(THREADS)
     outcomes: list[str] = []
     lock = threading.Lock()
 
-    def add(index: int) -> None:
+    def run(index: int) -> None:
         try:
             barrier.wait(timeout=30)
-            # Half the threads race for the same institution, half for different ones.
-            hospital = hospitals[0] if index % 2 else hospitals[index]
-            selection_add(
-                by=clerk, patient=patient, institution=hospital, start=dt.date(2025, 3, 1)
-            )
-            result = "ok"
-        except PolicyRefusal as refusal:
-            result = "refused:" + ",".join(sorted(set(refusal.rules)))
+            result = work(index)
         except Exception as exc:
             result = f"error:{type(exc).__name__}:{exc}"
         finally:
@@ -42,12 +34,31 @@ def test_twenty_concurrent_selections_end_with_at_most_three(clerk):
         with lock:
             outcomes.append(result)
 
-    threads = [threading.Thread(target=add, args=(i,)) for i in range(THREADS)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    return outcomes
 
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_twenty_concurrent_selections_end_with_at_most_three(clerk):
+    patient = factories.patient(clerk)
+    hospitals = [factories.institution(f"H451202{n:05d}") for n in range(1, THREADS + 1)]
+
+    def add(index: int) -> str:
+        # Half the threads race for the same institution, half for different ones.
+        hospital = hospitals[0] if index % 2 else hospitals[index]
+        try:
+            selection_add(
+                by=clerk, patient=patient, institution=hospital, start=dt.date(2025, 3, 1)
+            )
+        except PolicyRefusal as refusal:
+            return "refused:" + ",".join(sorted(set(refusal.rules)))
+        return "ok"
+
+    outcomes = race(add)
     assert len(outcomes) == THREADS
     assert [o for o in outcomes if o.startswith("error")] == []
     assert outcomes.count("ok") == 3
@@ -64,13 +75,9 @@ def test_the_database_counts_sl_1_on_a_write_path_without_the_service(clerk):
     trigger lets exactly three be active at once, whatever the slot numbers say."""
     patient = factories.patient(clerk)
     hospitals = [factories.institution(f"H451202{n:05d}") for n in range(1, THREADS + 1)]
-    barrier = threading.Barrier(THREADS)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def insert(index: int) -> None:
+    def insert(index: int) -> str:
         try:
-            barrier.wait(timeout=30)
             Selection.objects.create(
                 patient=patient,
                 institution=hospitals[index],
@@ -79,22 +86,11 @@ def test_the_database_counts_sl_1_on_a_write_path_without_the_service(clerk):
                 scope="in_city",
                 created_by=clerk,
             )
-            result = "ok"
         except IntegrityError as exc:
-            result = "refused" if "SL-1" in str(exc) else f"error:{exc}"
-        except Exception as exc:
-            result = f"error:{type(exc).__name__}:{exc}"
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
+            return "refused" if "SL-1" in str(exc) else f"error:{exc}"
+        return "ok"
 
-    threads = [threading.Thread(target=insert, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
+    outcomes = race(insert)
     assert sorted(outcomes) == ["ok"] * 3 + ["refused"] * (THREADS - 3)
     assert Selection.objects.filter(patient=patient).count() == 3
 
