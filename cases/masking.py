@@ -35,7 +35,7 @@ SENSITIVE_FIELDS = {
 
 
 ID_LIKE = re.compile(r"^[0-9A-Z]{6,30}$")
-NOT_IN_URLS = "为保护个人信息，证件号码和电话不在网址中传递，请在查询框中输入后点击“查询”。"
+NOT_IN_URLS = "为保护个人信息，证件号码和电话不在网址中传递，请在查询框中输入后提交查询。"
 
 
 def identifies_someone(term: str) -> bool:

@@ -343,7 +343,6 @@ def _lock_lifted(report: RunReport, params: Any, scope: dict[str, Any]) -> None:
     # cancelled or changed later, before a run that had been missed.
     candidates = (
         Filing.objects.filter(type=Filing.Type.LONG_TERM, start__lte=latest_start)
-        .exclude(status=Filing.Status.EXPIRED)
         .filter(**scope)
         .exclude(reminders__stage=rules.LOCK_LIFTED)
         .select_related("patient")

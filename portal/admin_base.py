@@ -21,7 +21,6 @@ a way to write, and personal numbers are masked unless the user may unmask them.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -40,9 +39,11 @@ from django.http import (
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from portal import searches
+
 READ_ONLY_FLAG = "portal_admin_read_only"
 SEARCH_KEY = "sk"
-SEARCHES_KEPT = 20
+SEARCHES = "admin_searches"  # the session bucket (portal.searches)
 # What the search form posts besides the filters it carries along.
 NOT_FILTERS = {SEARCH_VAR, SEARCH_KEY, "p", "_search", "csrfmiddlewaretoken"}
 
@@ -117,14 +118,10 @@ class ScopedAdmin(admin.ModelAdmin):
                     params.setlist(name, values)
             term = request.POST.get(SEARCH_VAR, "").strip()
             if term:
-                searches = dict(request.session.get("admin_searches", {}))
-                key = secrets.token_urlsafe(8)
-                searches[key] = term
-                request.session["admin_searches"] = dict(list(searches.items())[-SEARCHES_KEPT:])
-                params[SEARCH_KEY] = key
+                params[SEARCH_KEY] = searches.remember(request, SEARCHES, term)
             return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
         if SEARCH_KEY in request.GET:
-            term = request.session.get("admin_searches", {}).get(request.GET[SEARCH_KEY])
+            term = searches.recall(request, SEARCHES, request.GET[SEARCH_KEY])
             if term is None:
                 messages.info(request, "查询条件已过期，请重新查询。")
                 request.GET = with_params(request.GET, {SEARCH_KEY: None})

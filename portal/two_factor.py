@@ -94,11 +94,7 @@ def setup(request: HttpRequest) -> HttpResponse:
                 request,
                 "已更换验证器，原验证器和原恢复码已作废。" if replacing else "两步验证已开启。",
             )
-            return render(
-                request,
-                "registration/two_factor_codes.html",
-                {"codes": codes, "replaced": replacing},
-            )
+            return render(request, "registration/two_factor_codes.html", {"codes": codes})
         form.add_error("token", "验证码不正确，请确认手机时间准确后重试。")
     return render(
         request,

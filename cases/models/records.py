@@ -296,7 +296,7 @@ class Qualification(AgentFields):
                 ],
                 # Approved at some point: an expired or cancelled one still covers its
                 # period (POLICY.md, Dates).
-                condition=Q(status__in=["approved", "expired", "cancelled"]),
+                condition=Q(status__in=list(rules.HELD)),
                 violation_error_message="QL-2：同一病种不能同时有两个有效的认定资格。",
             ),
             models.CheckConstraint(

@@ -59,6 +59,7 @@ from cases.rules.identity import (
 )
 from cases.rules.letters import LETTER_REASONS, check_letter, letter_period
 from cases.rules.qualifications import (
+    HELD,
     QualificationFacts,
     approval_period,
     check_application,
@@ -103,6 +104,7 @@ __all__ = [
     "CHANNELS",
     "EXPIRED",
     "GUANGXI",
+    "HELD",
     "ID_CHECK_CHARS",
     "ID_WEIGHTS",
     "INSURANCE_TYPES",

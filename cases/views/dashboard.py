@@ -10,10 +10,9 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from cases import facts, selectors
+from cases import facts, rules, selectors
 from cases.access import records_visible_to
 from cases.models import Filing, Notification, Qualification, TransferLetter
-from cases.rules.qualifications import HELD
 from cases.views.common import StaffRequest, bureau_staff
 
 QUEUE_ROWS = 10
@@ -100,7 +99,7 @@ def patients_by_disease(user: Any, today: dt.date) -> list[tuple[str, int]]:
     if found is None:
         found = list(
             records_visible_to(user, Qualification.objects.all())
-            .filter(status__in=HELD, valid_from__lte=today)
+            .filter(status__in=rules.HELD, valid_from__lte=today)
             .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=today))
             .values_list("disease__name")
             .annotate(n=Count("pk"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import tablib
@@ -17,12 +16,12 @@ from cases import facts, rules, selectors
 from cases.forms import RegisterForm, SearchForm, show_refusal
 from cases.masking import ID_LIKE, NOT_IN_URLS, identifies_someone
 from cases.models import Filing, Patient, Qualification, Selection
-from cases.rules.qualifications import HELD
 from cases.search import name_q, pinyin_q
 from cases.services import PolicyRefusal
 from cases.services.patients import find_registered, patient_register
 from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
 from institutions.parameters import parameters_on
+from portal import searches
 from portal.audit import record_export
 from portal.spreadsheets import CSV, XLSX
 
@@ -57,7 +56,7 @@ def search(user: Any, form: SearchForm) -> QuerySet[Patient]:
             Q(valid_until__isnull=True) | Q(valid_until__gt=today),
             patient=OuterRef("pk"),
             disease=data["disease"],
-            status__in=HELD,
+            status__in=rules.HELD,
             valid_from__lte=today,
         )
         qs = qs.filter(Exists(held))
@@ -98,18 +97,7 @@ def patient_row(patient: Patient, unmask: bool) -> list[Any]:
 
 
 SEARCH_FIELDS = ("q", "disease", "insurance_type", "filing_status")
-SEARCHES_KEPT = 20
-
-
-def remember_search(request: StaffRequest, criteria: dict[str, str]) -> str:
-    """Keep a search's criteria in the session under a random key, so that its result
-    pages and exports are addressed by the key: no ID number or phone travels in a URL
-    (access logs, Referer headers, browser history)."""
-    searches = dict(request.session.get("patient_searches", {}))
-    key = secrets.token_urlsafe(8)
-    searches[key] = criteria
-    request.session["patient_searches"] = dict(list(searches.items())[-SEARCHES_KEPT:])
-    return key
+SEARCHES = "patient_searches"  # the session bucket (portal.searches)
 
 
 @bureau_staff
@@ -118,13 +106,13 @@ def patient_search(request: StaffRequest) -> HttpResponse:
         form = SearchForm(request.POST)
         if form.is_valid():
             criteria = {f: request.POST.get(f, "") for f in SEARCH_FIELDS}
-            key = remember_search(request, {f: v for f, v in criteria.items() if v})
+            key = searches.remember(request, SEARCHES, {f: v for f, v in criteria.items() if v})
             return redirect(f"{reverse('patient_search')}?s={key}")
         qs = selectors.patient_list(request.user).none()
     else:
         data: Any = None
         if "s" in request.GET:
-            data = request.session.get("patient_searches", {}).get(request.GET["s"])
+            data = searches.recall(request, SEARCHES, request.GET["s"])
             if data is None:
                 messages.info(request, "查询条件已过期，请重新查询。")
         elif any(f in request.GET for f in SEARCH_FIELDS):

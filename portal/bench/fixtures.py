@@ -44,7 +44,7 @@ def _session_for(
     admin_searches: dict[str, str] | None = None,
 ) -> str:
     """A signed-in session for ``user``; ``searches`` are kept in it as the search form
-    keeps a posted search (cases.views.patients.remember_search), so that a search by ID
+    keeps a posted search (portal.searches.remember), so that a search by ID
     number is measured as clerks reach its results: by key, the number not in the URL."""
     import time
 
