@@ -76,16 +76,16 @@ def _record_key(reminder: Reminder) -> str:
 def message(reminder: Reminder) -> tuple[str, str]:
     """Title and text of a reminder, in Chinese."""
     record = RECORD_LABELS[_record_key(reminder)]
-    if reminder.filing_id and reminder.stage == rules.LOCK_LIFTED:
+    if reminder.filing_id and reminder.stage == rules.ReminderStage.LOCK_LIFTED:
         record = "长期跨省异地就医备案"
     patient = reminder.patient
     last_day = reminder.record_end - dt.timedelta(days=1)
-    if reminder.stage == rules.LOCK_LIFTED:
+    if reminder.stage == rules.ReminderStage.LOCK_LIFTED:
         title = f"{patient.name}的{record}已满6个月，可以办理变更或取消"
         text = (
             f"【门特提醒】参保人{patient.name}的{record}自{reminder.record_end}起可办理变更或取消。"
         )
-    elif reminder.stage == rules.EXPIRED:
+    elif reminder.stage == rules.ReminderStage.EXPIRED:
         title = f"{patient.name}的{record}已到期"
         text = f"【门特提醒】参保人{patient.name}的{record}已于{last_day}到期（{reminder.record_end}起失效）。"
     else:

@@ -119,17 +119,14 @@ def filing_fact(filing: Filing) -> rules.FilingFacts:
     )
 
 
-def letter_fact(letter: TransferLetter) -> rules.FilingFacts:
-    """TL-5: a cross-province letter counts as a temporary filing to the receiving
-    institution's prefecture."""
+def letter_fact(letter: TransferLetter) -> rules.FilingFacts | None:
+    """The letter as a filing (TL-5), when it is cross-province; needs receiver__location."""
     location = letter.receiver.location
-    return rules.FilingFacts(
-        id=letter.pk,
-        kind="letter",
-        type="temporary",
-        destination=location.prefecture_id or location.code,
+    return rules.letter_as_filing(
+        letter_id=letter.pk,
+        receiver_county=location.code,
+        receiver_prefecture=location.prefecture_id or location.code,
         period=rules.Period(letter.issued_on, letter.end),
-        status="active",
     )
 
 
@@ -140,11 +137,7 @@ def patient_bases(patient: Patient, *, include_letters: bool = True) -> list[rul
         letters = TransferLetter.objects.filter(patient=patient).select_related(
             "receiver__location"
         )
-        bases += [
-            letter_fact(letter)
-            for letter in letters
-            if not letter.receiver.location_id.startswith(rules.GUANGXI[:2])
-        ]
+        bases += [basis for letter in letters if (basis := letter_fact(letter)) is not None]
     return bases
 
 

@@ -12,7 +12,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from cases import rules
-from cases.models import Channel, Filing, Patient, TransferLetter
+from cases.models import Filing, Patient, TransferLetter
 from cases.services import PolicyRefusal
 from institutions.models import Disease, Institution, Region
 
@@ -149,7 +149,9 @@ class RegisterForm(forms.Form):
 
 
 class AgentForm(forms.Form):
-    channel = forms.ChoiceField(choices=Channel.choices, label="办理渠道", initial=Channel.WINDOW)
+    channel = forms.ChoiceField(
+        choices=rules.Channel.choices, label="办理渠道", initial=rules.Channel.WINDOW
+    )
     agent_name = forms.CharField(label="代办人姓名", max_length=50, required=False)
     agent_cert_number = CodeField(label="代办人证件号码", max_length=30, required=False)
     agent_phone = forms.CharField(label="代办人电话", max_length=20, required=False)
@@ -245,7 +247,7 @@ class FilingForm(AgentForm):
         empty_label="无",
     )
     materials = forms.MultipleChoiceField(
-        choices=list(rules.MATERIALS.items()),
+        choices=rules.Material.choices,
         label="已收材料",
         required=False,
         widget=forms.CheckboxSelectMultiple,

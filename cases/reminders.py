@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -109,7 +109,11 @@ def _qualifications(day: dt.date, horizon: int) -> models.QuerySet[Qualification
 
 
 def _still_due(
-    queryset: models.QuerySet[Any], key: str, end_field: str, stages_days: list[int], day: dt.date
+    queryset: models.QuerySet[Any],
+    key: str,
+    end_field: str,
+    stages_days: Sequence[int],
+    day: dt.date,
 ) -> models.QuerySet[Any]:
     """Only the records with a stage due by ``day`` that has no reminder yet: the same
     answer as rules.due_stages, asked of the database, so that a day with nothing new
@@ -122,7 +126,7 @@ def _still_due(
     ]
     done = (
         Reminder.objects.filter(
-            **{key: OuterRef("pk")}, stage__in=[*map(str, stages), rules.EXPIRED]
+            **{key: OuterRef("pk")}, stage__in=[*map(str, stages), rules.ReminderStage.EXPIRED]
         )
         .values(key)
         .annotate(n=Count("pk"))
@@ -159,7 +163,7 @@ def _stage_records(
     model: Any,
     records: list[Any],
     end_of: Callable[[Any], dt.date],
-    stages_days: list[int],
+    stages_days: Sequence[int],
     expired_status: str,
     silent: Collection[int] = (),
 ) -> None:
@@ -344,7 +348,7 @@ def _lock_lifted(report: RunReport, params: Any, scope: dict[str, Any]) -> None:
     candidates = (
         Filing.objects.filter(type=Filing.Type.LONG_TERM, start__lte=latest_start)
         .filter(**scope)
-        .exclude(reminders__stage=rules.LOCK_LIFTED)
+        .exclude(reminders__stage=rules.ReminderStage.LOCK_LIFTED)
         .select_related("patient")
     )
     for batch in _chunks(candidates):
@@ -358,7 +362,7 @@ def _lock_lifted(report: RunReport, params: Any, scope: dict[str, Any]) -> None:
                     filing=filing,
                     patient=filing.patient,
                     bureau_id=filing.patient.bureau_id,
-                    stage=rules.LOCK_LIFTED,
+                    stage=rules.ReminderStage.LOCK_LIFTED,
                     due_on=lifts,
                     record_end=lifts,
                     status=Reminder.Status.PENDING,

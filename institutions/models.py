@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Substr
 from simple_history.models import HistoricalRecords
 
-from institutions import parameters
+from cases.rules import check_institution_code, parameters
 from institutions.validators import (
     DISEASE_CODE_RE,
     DIVISION_CODE_RE,
@@ -248,8 +248,6 @@ class Institution(models.Model):
         )
 
     def clean(self) -> None:
-        from cases.rules import check_institution_code
-
         errors: dict[str, str] = {}
         if self.code and self.location_id:
             for violation in check_institution_code(self.code, self.location_id):
@@ -329,5 +327,5 @@ class PolicyParameter(models.Model):
         if self.key:
             try:
                 self.value = parameters.clean_value(self.key, self.value)
-            except ValidationError as exc:
-                raise ValidationError({"value": exc.messages}) from exc
+            except parameters.ParameterError as exc:
+                raise ValidationError({"value": [str(exc)]}) from exc

@@ -2,7 +2,6 @@
 
 from cases.models.notices import Delivery, JobRun, Notification, Reminder, ReminderCheck, SmsOutbox
 from cases.models.records import (
-    Channel,
     DateRange,
     Filing,
     Patient,
@@ -13,7 +12,6 @@ from cases.models.records import (
 )
 
 __all__ = [
-    "Channel",
     "DateRange",
     "Delivery",
     "Filing",

@@ -13,12 +13,7 @@ from cases.models.records import Filing, Patient, Qualification, TransferLetter
 class Reminder(models.Model):
     """One reminder stage of one record (RM-1..5); unique per (record, stage)."""
 
-    class Stage(models.TextChoices):
-        DAYS_60 = "60", "到期前60天"
-        DAYS_30 = "30", "到期前30天"
-        DAYS_7 = "7", "到期前7天"
-        EXPIRED = rules.EXPIRED, "已到期"
-        LOCK_LIFTED = rules.LOCK_LIFTED, "长期备案锁定期满"
+    Stage = rules.ReminderStage
 
     class Status(models.TextChoices):
         PENDING = "pending", "待发送"
@@ -104,10 +99,7 @@ class Reminder(models.Model):
 class Delivery(models.Model):
     """One reminder to one recipient on one channel (RM-4), claimed before it is sent."""
 
-    class Channel(models.TextChoices):
-        INBOX = "inbox", "系统消息"
-        EMAIL = "email", "电子邮件"
-        SMS = "sms", "短信"
+    Channel = rules.RecipientChannel
 
     class Status(models.TextChoices):
         PENDING = "pending", "待发送"

@@ -55,34 +55,21 @@ class PatientQuerySet(models.QuerySet["Patient"]):
 
 
 class Patient(models.Model):
-    class CertType(models.TextChoices):
-        RESIDENT_ID = rules.CertType.RESIDENT_ID, "居民身份证"
-        PASSPORT = rules.CertType.PASSPORT, "护照"
-        HK_MACAU_PERMIT = rules.CertType.HK_MACAU_PERMIT, "港澳居民居住证/通行证"
-        TAIWAN_PERMIT = rules.CertType.TAIWAN_PERMIT, "台湾居民居住证/通行证"
-        FOREIGN_PERMANENT_RESIDENT = (
-            rules.CertType.FOREIGN_PERMANENT_RESIDENT,
-            "外国人永久居留身份证",
-        )
+    CertType = rules.CertType
 
-    class Insurance(models.TextChoices):
-        EMPLOYEE = "310", "职工基本医疗保险"
-        RESIDENT = "390", "城乡居民基本医疗保险"
+    Insurance = rules.InsuranceType
 
-    class Sex(models.TextChoices):
-        MALE = "M", "男"
-        FEMALE = "F", "女"
-        UNKNOWN = "U", "未知"
+    Sex = rules.Sex
 
     cert_type = models.CharField(
-        "证件类型", max_length=30, choices=CertType.choices, default=CertType.RESIDENT_ID
+        "证件类型", max_length=30, choices=CertType.choices, default=CertType.RESIDENT_ID.value
     )
     cert_number = models.CharField("证件号码", max_length=30)
     name = models.CharField("姓名", max_length=50)
     name_pinyin = models.CharField("姓名全拼", max_length=400, blank=True, editable=False)
     name_initials = models.CharField("姓名首字母", max_length=200, blank=True, editable=False)
     birth_date = models.DateField("出生日期", null=True, blank=True)
-    sex = models.CharField("性别", max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    sex = models.CharField("性别", max_length=1, choices=Sex.choices, default=Sex.UNKNOWN.value)
     phone = models.CharField("联系电话", max_length=20, blank=True)
     address = models.CharField("联系地址", max_length=200, blank=True)
     insurance_type = models.CharField("险种", max_length=3, choices=Insurance.choices)
@@ -173,18 +160,11 @@ class Patient(models.Model):
         return masking.mask_phone(self.phone)
 
 
-class Channel(models.TextChoices):
-    APP = "app", "国家医保服务平台App"
-    MINI_PROGRAM = "mini_program", "微信小程序"
-    WINDOW = "window", "经办窗口"
-    PHONE = "phone", "电话（12393）"
-
-
 class AgentFields(models.Model):
     """An agent (代办人) acting for the patient (FL-9)."""
 
     channel = models.CharField(
-        "办理渠道", max_length=20, choices=Channel.choices, default=Channel.WINDOW
+        "办理渠道", max_length=20, choices=rules.Channel.choices, default=rules.Channel.WINDOW.value
     )
     agent_name = models.CharField("代办人姓名", max_length=50, blank=True)
     agent_cert_number = models.CharField("代办人证件号码", max_length=30, blank=True)
@@ -222,12 +202,7 @@ def patient_bureau() -> Any:
 
 
 class Qualification(AgentFields):
-    class Status(models.TextChoices):
-        SUBMITTED = "submitted", "待复核"
-        APPROVED = "approved", "已认定"
-        REJECTED = "rejected", "未通过"
-        CANCELLED = "cancelled", "已取消"
-        EXPIRED = "expired", "已到期"
+    Status = rules.QualificationStatus
 
     patient = models.ForeignKey(
         Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="qualifications"
@@ -237,7 +212,7 @@ class Qualification(AgentFields):
         "institutions.Disease", verbose_name="病种", on_delete=models.PROTECT, related_name="+"
     )
     status = models.CharField(
-        "状态", max_length=20, choices=Status.choices, default=Status.SUBMITTED
+        "状态", max_length=20, choices=Status.choices, default=Status.SUBMITTED.value
     )
     applied_on = models.DateField("申请日期")
     diagnosis_institution = models.ForeignKey(
@@ -357,23 +332,11 @@ class Qualification(AgentFields):
 
 
 class Filing(AgentFields):
-    class Type(models.TextChoices):
-        LONG_TERM = "long_term", "长期备案"
-        TEMPORARY = "temporary", "临时备案"
+    Type = rules.FilingType
 
-    class Subtype(models.TextChoices):
-        RETIRED_RESETTLED = "retired_resettled", "异地安置退休"
-        LONG_TERM_RESIDENT = "long_term_resident", "异地长期居住"
-        POSTED_WORKER = "posted_worker", "常驻异地工作"
-        TRANSFER = "transfer", "异地转诊"
-        EMERGENCY = "emergency", "急诊抢救"
-        OTHER = "other", "其他临时外出就医"
+    Subtype = rules.FilingSubtype
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "有效"
-        CANCELLED = "cancelled", "已取消"
-        EXPIRED = "expired", "已到期"
-        CHANGED = "changed", "已变更"
+    Status = rules.FilingStatus
 
     patient = models.ForeignKey(
         Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="filings"
@@ -393,7 +356,7 @@ class Filing(AgentFields):
     retroactive = models.BooleanField("补办", default=False)
     treatment_start = models.DateField("就医开始日期", null=True, blank=True)
     materials = ArrayField(
-        models.CharField(max_length=30, choices=list(rules.MATERIALS.items())),
+        models.CharField(max_length=30, choices=rules.Material.choices),
         verbose_name="备案材料",
         default=list,
         blank=True,
@@ -406,7 +369,9 @@ class Filing(AgentFields):
         blank=True,
         related_name="filings",
     )
-    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(
+        "状态", max_length=20, choices=Status.choices, default=Status.ACTIVE.value
+    )
     cancelled_on = models.DateField("取消日期", null=True, blank=True)
     cancel_reason = models.CharField("取消/变更原因", max_length=200, blank=True)
     replaced_by = models.ForeignKey(
@@ -489,14 +454,9 @@ class Filing(AgentFields):
 
 
 class TransferLetter(models.Model):
-    class Reason(models.TextChoices):
-        TECHNICAL = "technical", "本地技术条件所限"
-        EQUIPMENT = "equipment", "本地设备条件所限"
-        OTHER = "other", "其他"
+    Reason = rules.LetterReason
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "有效"
-        EXPIRED = "expired", "已到期"
+    Status = rules.LetterStatus
 
     serial = models.CharField("证明编号", max_length=30, unique=True)
     patient = models.ForeignKey(
@@ -522,7 +482,9 @@ class TransferLetter(models.Model):
     reason_text = models.CharField("具体原因", max_length=200, blank=True)
     issued_on = models.DateField("开具日期")
     end = models.DateField("有效期终止日", help_text="不再有效的第一天（开具日起6个月）。")
-    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(
+        "状态", max_length=20, choices=Status.choices, default=Status.ACTIVE.value
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="经办人", on_delete=models.PROTECT, related_name="+"
     )
@@ -552,17 +514,14 @@ class TransferLetter(models.Model):
         return self.serial
 
     def clean(self) -> None:
-        if self.reason not in rules.LETTER_REASONS:
+        if self.reason not in rules.LetterReason.labels:
             _raise([rules.Violation("TL-2", "请选择转诊原因。", "reason")])
-        if self.reason == "other" and not self.reason_text.strip():
+        if self.reason == rules.LetterReason.OTHER and not self.reason_text.strip():
             _raise([rules.Violation("TL-2", "转诊原因为“其他”时须填写具体原因。", "reason_text")])
 
 
 class Selection(models.Model):
-    class Scope(models.TextChoices):
-        IN_CITY = rules.Scope.IN_CITY, "市内"
-        IN_REGION = rules.Scope.IN_REGION, "区内异地"
-        CROSS_PROVINCE = rules.Scope.CROSS_PROVINCE, "跨省"
+    Scope = rules.SelectionScope
 
     patient = models.ForeignKey(
         Patient, verbose_name="参保人", on_delete=models.PROTECT, related_name="selections"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 GUANGXI = "450000"
 MUNICIPALITIES = frozenset({"110000", "120000", "310000", "500000"})
@@ -27,6 +28,25 @@ class Violation:
 
 def rules_of(violations: Iterable[Violation]) -> list[str]:
     return [v.rule for v in violations]
+
+
+Function = TypeVar("Function", bound=Callable[..., object])
+
+# Rule ID -> the functions that decide it without returning a Violation of it (a date, a
+# scope, a stage); a rule that refuses is found by its Violation. Both are read from the
+# code by tests/policy/test_scenarios.py.
+IMPLEMENTED: dict[str, list[str]] = {}
+
+
+def implements(*rule_ids: str) -> Callable[[Function], Function]:
+    """Marks a function as the definition of ``rule_ids``."""
+
+    def mark(function: Function) -> Function:
+        for rule_id in rule_ids:
+            IMPLEMENTED.setdefault(rule_id, []).append(function.__qualname__)
+        return function
+
+    return mark
 
 
 # --- dates --------------------------------------------------------------------------------

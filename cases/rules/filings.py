@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 from cases.rules.base import (
     GUANGXI,
@@ -14,61 +13,40 @@ from cases.rules.base import (
     Period,
     Violation,
     add_months,
+    implements,
 )
+from cases.rules.choices import (
+    SUBTYPES,
+    Channel,
+    FilingStatus,
+    FilingSubtype,
+    FilingType,
+    Material,
+)
+from cases.rules.parameters import Parameters
 from cases.rules.selections import FilingFacts
-from institutions.parameters import Parameters
 
 # --- FL: cross-province filings -----------------------------------------------------------
 
 
-class FilingType(StrEnum):
-    LONG_TERM = "long_term"
-    TEMPORARY = "temporary"
-
-
-SUBTYPES = {
-    FilingType.LONG_TERM: {
-        "retired_resettled": "异地安置退休",
-        "long_term_resident": "异地长期居住",
-        "posted_worker": "常驻异地工作",
-    },
-    FilingType.TEMPORARY: {
-        "transfer": "异地转诊",
-        "emergency": "急诊抢救",
-        "other": "其他临时外出就医",
-    },
-}
-
-MATERIALS = {
-    "identity": "身份证或医保凭证",
-    "household_register": "户口簿",
-    "residence_permit": "居住证",
-    "commitment_letter": "个人承诺书",
-    "posting_certificate": "单位派驻证明",
-    "employment_contract": "劳动合同",
-    "transfer_letter": "转诊证明",
-    "emergency_certificate": "急诊诊断证明",
-}
-
 # FL-5: each inner tuple is "one of these"; every tuple must be met.
-REQUIRED_MATERIALS: dict[str, list[tuple[str, ...]]] = {
-    "retired_resettled": [("identity",), ("household_register",)],
-    "long_term_resident": [("identity",), ("residence_permit", "commitment_letter")],
-    "posted_worker": [("identity",), ("posting_certificate", "employment_contract")],
-    "transfer": [("identity",), ("transfer_letter",)],
-    "emergency": [("identity",), ("emergency_certificate",)],
-    "other": [("identity",)],
+REQUIRED_MATERIALS: dict[str, list[tuple[Material, ...]]] = {
+    FilingSubtype.RETIRED_RESETTLED: [(Material.IDENTITY,), (Material.HOUSEHOLD_REGISTER,)],
+    FilingSubtype.LONG_TERM_RESIDENT: [
+        (Material.IDENTITY,),
+        (Material.RESIDENCE_PERMIT, Material.COMMITMENT_LETTER),
+    ],
+    FilingSubtype.POSTED_WORKER: [
+        (Material.IDENTITY,),
+        (Material.POSTING_CERTIFICATE, Material.EMPLOYMENT_CONTRACT),
+    ],
+    FilingSubtype.TRANSFER: [(Material.IDENTITY,), (Material.TRANSFER_LETTER,)],
+    FilingSubtype.EMERGENCY: [(Material.IDENTITY,), (Material.EMERGENCY_CERTIFICATE,)],
+    FilingSubtype.OTHER: [(Material.IDENTITY,)],
 }
 
-CHANNELS = {
-    "app": "国家医保服务平台App",
-    "mini_program": "微信小程序",
-    "window": "经办窗口",
-    "phone": "电话（12393）",
-}
 
-
-def materials_for(subtype: str) -> list[str]:
+def materials_for(subtype: str) -> list[Material]:
     """Every material FL-5 asks for a subtype (the first of each alternative)."""
     return [options[0] for options in REQUIRED_MATERIALS.get(subtype, [])]
 
@@ -124,7 +102,7 @@ def check_destination(destination: RegionFacts | None) -> list[Violation]:
 def check_agent(channel: str, agent: Agent) -> list[Violation]:
     """FL-9."""
     violations = []
-    if channel not in CHANNELS:
+    if channel not in Channel.labels:
         violations.append(Violation("FL-9", "请选择办理渠道。", "channel"))
     if agent.given:
         for attr, label in [
@@ -142,7 +120,7 @@ def check_materials(subtype: str, materials: Iterable[str]) -> list[Violation]:
     """FL-5."""
     given = set(materials)
     missing = [
-        "或".join(MATERIALS[m] for m in options)
+        "或".join(option.label for option in options)
         for options in REQUIRED_MATERIALS.get(subtype, [])
         if not given & set(options)
     ]
@@ -181,6 +159,7 @@ class FilingCheck:
     retroactive: bool
 
 
+@implements("FL-7")
 def check_filing(
     request: FilingRequest,
     *,
@@ -191,17 +170,17 @@ def check_filing(
     violations: list[Violation] = []
     start, end = request.start, request.end
 
-    if request.type not in SUBTYPES:
+    if request.type not in FilingType.labels:
         violations.append(Violation("FL-2", "备案类型应为长期或临时。", "type"))
-    elif request.subtype not in SUBTYPES[FilingType(request.type)]:
-        allowed = "、".join(SUBTYPES[FilingType(request.type)].values())
+    elif request.subtype not in SUBTYPES[request.type]:
+        allowed = "、".join(subtype.label for subtype in SUBTYPES[request.type])
         violations.append(Violation("FL-2", f"该备案类型的人员类别只能是：{allowed}。", "subtype"))
 
     violations += check_destination(request.destination)
     violations += check_materials(request.subtype, request.materials)
     violations += check_agent(request.channel, request.agent)
 
-    if request.type == FilingType.TEMPORARY and request.subtype == "transfer":
+    if request.type == FilingType.TEMPORARY and request.subtype == FilingSubtype.TRANSFER:
         # FL-6: dates come from the transfer letter.
         letter = request.letter
         if letter is None or not letter.patient_matches:
@@ -211,7 +190,7 @@ def check_filing(
         else:
             start, end = letter.period.start, letter.period.end
             destination = request.destination.code if request.destination else ""
-            covering = FilingFacts(0, "filing", "temporary", destination, letter.period)
+            covering = FilingFacts(0, "filing", FilingType.TEMPORARY, destination, letter.period)
             if not covering.covers_place(letter.receiver):
                 violations.append(
                     Violation(
@@ -240,7 +219,7 @@ def check_filing(
         # By the dates: any long-term filing still running on some day of this one's.
         lasting = Period(start, None)
         if any(
-            f.kind == "filing" and f.type == "long_term" and f.period.overlaps(lasting)
+            f.kind == "filing" and f.type == FilingType.LONG_TERM and f.period.overlaps(lasting)
             for f in existing
         ):
             violations.append(
@@ -251,8 +230,8 @@ def check_filing(
         for f in existing:
             if (
                 f.kind == "filing"
-                and f.type == "temporary"
-                and f.status != "changed"
+                and f.type == FilingType.TEMPORARY
+                and f.status != FilingStatus.CHANGED
                 and f.destination == request.destination.code
                 and f.period.overlaps(period)
             ):
@@ -277,7 +256,7 @@ def check_filing_cancel(
     whether or not the daily job has marked it expired) and FL-4 (a long-term filing is
     locked for six months)."""
     violations = []
-    if status not in ("active", "expired"):
+    if status not in (FilingStatus.ACTIVE, FilingStatus.EXPIRED):
         violations.append(Violation("FL-10", f"只有有效的备案才能{action}。"))
     elif end is not None and day >= end:
         last = end - dt.timedelta(days=1)

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from enum import StrEnum
 
 from cases.rules.base import GUANGXI, Violation
+from cases.rules.choices import CertType, InsuranceType
 
 # --- ID-1 resident ID numbers -------------------------------------------------------------
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
-
-
-class CertType(StrEnum):
-    RESIDENT_ID = "resident_id"
-    PASSPORT = "passport"
-    HK_MACAU_PERMIT = "hk_macau_permit"
-    TAIWAN_PERMIT = "taiwan_permit"
-    FOREIGN_PERMANENT_RESIDENT = "foreign_permanent_resident"
 
 
 def normalize_cert_number(value: str) -> str:
@@ -84,7 +76,7 @@ def check_resident_id(number: str, today: dt.date) -> list[Violation]:
 
 
 def check_certificate(cert_type: str, number: str, today: dt.date) -> list[Violation]:
-    if cert_type not in CertType.__members__.values():
+    if cert_type not in CertType.labels:
         return [Violation("ID-1", "证件类型不正确。", "cert_type")]
     if not number:
         return [Violation("ID-1", "请填写证件号码。", "cert_number")]
@@ -104,8 +96,8 @@ def id_prefix_warning(number: str, known_prefix: bool) -> str | None:
 
 # --- ID-5 / ID-6 patients -------------------------------------------------------------------
 
-
-INSURANCE_TYPES = {"310": "职工基本医疗保险", "390": "城乡居民基本医疗保险"}
+MAX_NAME_LENGTH = 50
+MAX_PHONE_LENGTH = 20
 
 
 def check_patient(
@@ -115,11 +107,18 @@ def check_patient(
     region_code: str | None,
     region_is_active_county: bool,
     bureau_county: str | None,
+    phone: str = "",
 ) -> list[Violation]:
+    """ID-1 (name and phone as recorded), ID-5 (insurance type), ID-6 (the insured county
+    is the registering bureau's; ``bureau_county`` None: the user belongs to no bureau)."""
     violations = []
     if not name.strip():
         violations.append(Violation("ID-1", "请填写参保人姓名。", "name"))
-    if insurance_type not in INSURANCE_TYPES:
+    elif len(name.strip()) > MAX_NAME_LENGTH:
+        violations.append(Violation("ID-1", f"姓名最多{MAX_NAME_LENGTH}个字。", "name"))
+    if len(phone) > MAX_PHONE_LENGTH:
+        violations.append(Violation("ID-1", f"联系电话最多{MAX_PHONE_LENGTH}位。", "phone"))
+    if insurance_type not in InsuranceType.labels:
         violations.append(
             Violation("ID-5", "险种应为310职工医保或390城乡居民医保。", "insurance_type")
         )
@@ -133,7 +132,16 @@ def check_patient(
         violations.append(Violation("ID-6", "参保地应为广西现行的县级行政区划。", "region"))
     elif bureau_county is not None and region_code != bureau_county:
         violations.append(Violation("ID-6", "参保地应为本经办机构所服务的县区。", "region"))
+    if bureau_county is None:
+        violations.append(Violation("ID-6", "只有经办机构的工作人员才能登记参保人。"))
     return violations
+
+
+def check_not_registered(*, registered: bool) -> list[Violation]:
+    """ID-1: one patient per certificate, in the whole region."""
+    if registered:
+        return [Violation("ID-1", "该证件号码的参保人已登记。", "cert_number")]
+    return []
 
 
 # --- ID-2 / ID-3 / ID-4 reference codes -----------------------------------------------------

@@ -6,13 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cases.rules.base import DiseaseFacts, Period, Violation, add_months
-from institutions.parameters import Parameters
+from cases.rules.base import DiseaseFacts, Period, Violation, add_months, implements
+from cases.rules.choices import HELD, QualificationStatus
+from cases.rules.parameters import Parameters
 
 # --- QL: qualifications -------------------------------------------------------------------
-
-# The statuses of a qualification that was approved; its dates say when it applies.
-HELD = ("approved", "expired", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,11 @@ def check_application(
     diagnosis_doctor: str,
     existing: Sequence[QualificationFacts],
     params: Parameters,
+    today: dt.date,
 ) -> list[Violation]:
     violations = []
+    if applied_on > today:
+        violations.append(Violation("QL-5", "申请日期不能晚于今天。", "applied_on"))
     if not disease.active:
         violations.append(Violation("ID-4", f"病种{disease.code}已停用，不能申请。", "disease"))
     if not disease.applies_to(insurance_type):
@@ -78,7 +79,7 @@ def check_application(
             Violation("ID-5", f"病种{disease.name}不适用于该参保人的险种。", "disease")
         )
     same = [q for q in existing if q.disease == disease.code]
-    if any(q.status == "submitted" for q in same):
+    if any(q.status == QualificationStatus.SUBMITTED for q in same):
         violations.append(
             Violation("QL-2", "该病种已有一份待复核的申请，不能重复申请。", "disease")
         )
@@ -122,6 +123,7 @@ def check_evidence(
     return violations
 
 
+@implements("QL-3")
 def qualification_validity(disease: DiseaseFacts, valid_from: dt.date) -> dt.date | None:
     """QL-3: the first day the qualification no longer applies (None = open-ended)."""
     if disease.validity == "months" and disease.validity_months:
@@ -141,7 +143,7 @@ def check_decision(
 ) -> list[Violation]:
     """QL-1 for approving or rejecting an application."""
     violations = []
-    if status != "submitted":
+    if status != QualificationStatus.SUBMITTED:
         violations.append(Violation("QL-1", "只有待复核的申请才能审核。"))
     if reviewer == recorded_by:
         violations.append(Violation("QL-1", "复核人不能是录入该申请的经办人（双人复核）。"))
@@ -150,6 +152,7 @@ def check_decision(
     return violations
 
 
+@implements("QL-2", "QL-3")
 def approval_period(
     *,
     disease: DiseaseFacts,
@@ -186,4 +189,34 @@ def check_approval(
                     f"病种{disease.code}与已认定的病种{q.disease}互斥，不能同时认定。",
                 )
             )
+    return violations
+
+
+def check_rejection(reason: str) -> list[Violation]:
+    """QL-1: an application is rejected with its reason."""
+    if not reason.strip():
+        return [Violation("QL-1", "不予认定须填写原因。", "reason")]
+    return []
+
+
+def check_cancellation(
+    *,
+    status: str,
+    valid_from: dt.date | None,
+    valid_until: dt.date | None,
+    day: dt.date,
+    reason: str,
+) -> list[Violation]:
+    """QL-1: an approved qualification may be cancelled from ``day`` until its end, by
+    its dates: whether or not the daily job has marked it expired (POLICY.md, Dates)."""
+    violations = []
+    if status not in (QualificationStatus.APPROVED, QualificationStatus.EXPIRED):
+        violations.append(Violation("QL-1", "只有已认定的资格才能取消。"))
+    elif valid_until is not None and day >= valid_until:
+        last = valid_until - dt.timedelta(days=1)
+        violations.append(Violation("QL-1", f"该资格有效期至 {last}，已到期，不能取消。", "day"))
+    elif valid_from and day < valid_from:
+        violations.append(Violation("QL-1", "取消日期不能早于资格起始日。", "day"))
+    if not reason.strip():
+        violations.append(Violation("QL-1", "取消资格须填写原因。", "reason"))
     return violations

@@ -5,34 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from cases.rules.base import MUNICIPALITIES, InstitutionFacts, Period, Violation
-from institutions.parameters import Parameters
+from cases.rules.base import MUNICIPALITIES, InstitutionFacts, Period, Violation, implements
+from cases.rules.choices import SelectionScope
+from cases.rules.parameters import Parameters
 
 # --- SL: selected institutions ------------------------------------------------------------
 
 
-class Scope(StrEnum):
-    IN_CITY = "in_city"
-    IN_REGION = "in_region"
-    CROSS_PROVINCE = "cross_province"
-
-
-SCOPE_LABELS = {
-    Scope.IN_CITY: "市内",
-    Scope.IN_REGION: "区内异地",
-    Scope.CROSS_PROVINCE: "跨省",
-}
-
-
-def selection_scope(patient_prefecture: str, institution: InstitutionFacts) -> Scope:
+@implements("SL-3")
+def selection_scope(patient_prefecture: str, institution: InstitutionFacts) -> SelectionScope:
     """SL-3: computed from the places, never typed."""
     if institution.prefecture == patient_prefecture:
-        return Scope.IN_CITY
+        return SelectionScope.IN_CITY
     if institution.in_guangxi:
-        return Scope.IN_REGION
-    return Scope.CROSS_PROVINCE
+        return SelectionScope.IN_REGION
+    return SelectionScope.CROSS_PROVINCE
 
 
 @dataclass(frozen=True)
@@ -80,12 +68,13 @@ def find_basis(
 @dataclass(frozen=True)
 class SelectionCheck:
     violations: list[Violation]
-    scope: Scope
+    scope: SelectionScope
     slot: int
     basis: FilingFacts | None
     notices: list[str] = field(default_factory=list)
 
 
+@implements("SL-5")
 def check_selection(
     *,
     patient_prefecture: str,
@@ -119,7 +108,7 @@ def check_selection(
             Violation("SL-2", "该机构在选点开始日不是有效的定点医疗机构。", "institution")
         )
     basis = None
-    if scope == Scope.CROSS_PROVINCE:
+    if scope == SelectionScope.CROSS_PROVINCE:
         basis = find_basis(institution, start, bases)
         if basis is None:
             violations.append(
@@ -130,7 +119,7 @@ def check_selection(
                     "institution",
                 )
             )
-    elif scope == Scope.IN_REGION:
+    elif scope == SelectionScope.IN_REGION:
         notices.append("SL-5：区内异地选点无需备案；建议办理转诊或备案以保障待遇。")
     return SelectionCheck(violations, scope, slot_number(overlapping), basis, notices)
 

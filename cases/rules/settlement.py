@@ -5,27 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
-from cases.rules.base import DiseaseFacts, InstitutionFacts, Violation
+from cases.rules.base import DiseaseFacts, InstitutionFacts, Violation, implements
+from cases.rules.choices import Outcome
+from cases.rules.parameters import Parameters
 from cases.rules.qualifications import QualificationFacts
 from cases.rules.selections import FilingFacts, SelectionFacts, find_basis
-from institutions.parameters import Parameters
 
 # --- ST: direct-settlement check ----------------------------------------------------------
 
-
-class Outcome(StrEnum):
-    DIRECT = "direct"
-    MANUAL = "manual"
-    NOT_COVERED = "not_covered"
-
-
-OUTCOME_LABELS = {
-    Outcome.DIRECT: "可直接结算",
-    Outcome.MANUAL: "需先行垫付、回参保地手工报销",
-    Outcome.NOT_COVERED: "不属于门特待遇范围",
-}
 
 NOT_COVERED_RULES = ("ST-1", "ST-2", "ST-3")
 
@@ -37,6 +25,7 @@ class SettlementAnswer:
     passed: list[str]
 
 
+@implements("ST-1", "ST-2", "ST-3", "ST-4", "ST-5", "ST-6", "ST-7", "GX-1")
 def check_settlement(
     *,
     day: dt.date,

@@ -15,10 +15,10 @@ from portal.models import User
 
 
 def next_serial(patient: Patient, issued_on: dt.date) -> str:
-    """ZZ + insured county + issue date + a daily sequence, e.g. ZZ45120220250105003."""
-    prefix = f"ZZ{patient.region_id}{issued_on:%Y%m%d}"
+    """TL-4's next serial for the patient's county and the issue date."""
+    prefix = rules.serial_prefix(patient.region_id, issued_on)
     count = TransferLetter.objects.filter(serial__startswith=prefix).count()
-    return f"{prefix}{count + 1:03d}"
+    return rules.next_serial(patient.region_id, issued_on, count)
 
 
 @transaction.atomic
@@ -50,8 +50,7 @@ def letter_issue(
         params=params,
     )
     serial = serial.strip() or next_serial(patient, issued_on)
-    if TransferLetter.objects.filter(serial=serial).exists():
-        violations.append(rules.Violation("TL-4", "转诊证明编号已存在。", "serial"))
+    violations += rules.check_serial(taken=TransferLetter.objects.filter(serial=serial).exists())
     refuse_if(violations)
     period = rules.letter_period(issued_on, params)
     letter = TransferLetter(

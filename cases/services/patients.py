@@ -71,15 +71,12 @@ def patient_register(
             region and region.active and region.level == Region.Level.COUNTY
         ),
         bureau_county=bureau.county_id if bureau else None,
+        phone=phone,
     )
-    if bureau is None:
-        violations.append(rules.Violation("ID-6", "只有经办机构的工作人员才能登记参保人。"))
-    if len(phone) > 20:
-        violations.append(rules.Violation("ID-1", "联系电话最多20位。", "phone"))
-    if len(name) > 50:
-        violations.append(rules.Violation("ID-1", "姓名最多50个字。", "name"))
-    if not violations and Patient.objects.filter(cert_type=cert_type, cert_number=number).exists():
-        violations.append(rules.Violation("ID-1", "该证件号码的参保人已登记。", "cert_number"))
+    if not violations:
+        violations += rules.check_not_registered(
+            registered=Patient.objects.filter(cert_type=cert_type, cert_number=number).exists()
+        )
     if violations or region is None or bureau is None:
         raise PolicyRefusal(violations)
 

@@ -46,10 +46,9 @@ def qualification_apply(
         diagnosis_doctor=diagnosis_doctor,
         existing=existing,
         params=params,
+        today=facts.today(),
     )
     violations += rules.check_agent(channel, agent)
-    if applied_on > facts.today():
-        violations.append(rules.Violation("QL-5", "申请日期不能晚于今天。", "applied_on"))
     refuse_if(violations)
     renewed = rules.renewal_target(disease.code, applied_on, existing, params)
     assert diagnosis_date is not None  # noqa: S101 - QL-5 refused a missing date
@@ -130,8 +129,7 @@ def qualification_reject(
     _lock(qualification.patient)
     qualification = Qualification.objects.get(pk=qualification.pk)
     violations = _decision_violations(qualification, by, decided_on)
-    if not reason.strip():
-        violations.append(rules.Violation("QL-1", "不予认定须填写原因。", "reason"))
+    violations += rules.check_rejection(reason)
     refuse_if(violations)
     qualification.status = Qualification.Status.REJECTED
     qualification.reviewed_by = by
@@ -148,21 +146,15 @@ def qualification_cancel(
     """QL-1: an APPROVED qualification may be cancelled; it ends on ``day``."""
     _lock(qualification.patient)
     qualification = Qualification.objects.get(pk=qualification.pk)
-    violations = []
-    # By its dates: an approved qualification until its end, whether or not the daily job
-    # has marked it expired (POLICY.md, Dates).
-    if qualification.status not in (Qualification.Status.APPROVED, Qualification.Status.EXPIRED):
-        violations.append(rules.Violation("QL-1", "只有已认定的资格才能取消。"))
-    elif qualification.valid_until is not None and day >= qualification.valid_until:
-        last = qualification.valid_until - dt.timedelta(days=1)
-        violations.append(
-            rules.Violation("QL-1", f"该资格有效期至 {last}，已到期，不能取消。", "day")
+    refuse_if(
+        rules.check_cancellation(
+            status=qualification.status,
+            valid_from=qualification.valid_from,
+            valid_until=qualification.valid_until,
+            day=day,
+            reason=reason,
         )
-    elif qualification.valid_from and day < qualification.valid_from:
-        violations.append(rules.Violation("QL-1", "取消日期不能早于资格起始日。", "day"))
-    if not reason.strip():
-        violations.append(rules.Violation("QL-1", "取消资格须填写原因。", "reason"))
-    refuse_if(violations)
+    )
     qualification.status = Qualification.Status.CANCELLED
     if qualification.valid_until is None or day < qualification.valid_until:
         qualification.valid_until = day

@@ -97,7 +97,7 @@ def cancel(request: StaffRequest, pk: int) -> HttpResponse:
 def receipt(request: StaffRequest, pk: int) -> HttpResponse:
     filing = _filing(request, pk)
     record_print(request.user, f"备案回执 #{filing.pk}")
-    materials = [rules.MATERIALS.get(m, m) for m in filing.materials]
+    materials = [rules.Material.labels.get(m, m) for m in filing.materials]
     return render(
         request,
         "cases/print_receipt.html",

@@ -64,7 +64,7 @@ def settlement(request: StaffRequest) -> HttpResponse:
             "patient": patient,
             "linked": linked,
             "failed": failed,
-            "outcome_label": rules.OUTCOME_LABELS.get(answer.outcome) if answer else "",
+            "outcome_label": answer.outcome.label if answer else "",
         },
     )
 
@@ -121,7 +121,7 @@ def policy(request: StaffRequest) -> HttpResponse:
             (
                 title,
                 [
-                    (rule, [(SPECS[key].label, params.values[key]) for key in rule.parameters])
+                    (rule, [(SPECS[key].label, params.value(key)) for key in rule.parameters])
                     for rule in items
                 ],
             )

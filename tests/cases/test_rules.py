@@ -16,7 +16,7 @@ from cases.rules import (
     RegionFacts,
     SelectionFacts,
 )
-from institutions.parameters import defaults
+from cases.rules.parameters import defaults
 
 D = dt.date
 PARAMS = defaults(D(2025, 3, 1))
@@ -162,6 +162,7 @@ def application(**overrides):
         diagnosis_doctor="李医生",
         existing=[],
         params=PARAMS,
+        today=D(2025, 3, 1),
     )
     return rules.check_application(**{**values, **overrides})
 
@@ -248,9 +249,9 @@ def check_selection(institution, existing=(), bases=(), start=D(2025, 3, 1)):
 
 
 def test_sl_3_scope_is_computed():
-    assert rules.selection_scope(HECHI, JINCHENGJIANG) == rules.Scope.IN_CITY
-    assert rules.selection_scope(HECHI, NANNING) == rules.Scope.IN_REGION
-    assert rules.selection_scope(HECHI, GUANGZHOU) == rules.Scope.CROSS_PROVINCE
+    assert rules.selection_scope(HECHI, JINCHENGJIANG) == rules.SelectionScope.IN_CITY
+    assert rules.selection_scope(HECHI, NANNING) == rules.SelectionScope.IN_REGION
+    assert rules.selection_scope(HECHI, GUANGZHOU) == rules.SelectionScope.CROSS_PROVINCE
 
 
 def test_sl_1_fourth_selection_is_refused():

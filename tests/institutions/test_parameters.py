@@ -18,8 +18,8 @@ def test_defaults_are_those_of_policy_md(regions):
     assert params.long_term_lock_months == 6
     assert params.transfer_issuer_min_level == 2
     assert params.transfer_letter_months == 6
-    assert params.reminder_stages_days == [30, 7]
-    assert params.reassessment_stages_days == [60, 30]
+    assert params.reminder_stages_days == (30, 7)
+    assert params.reassessment_stages_days == (60, 30)
     assert params.gx_filing_free_since == dt.date(2023, 7, 1)
 
 
