@@ -50,7 +50,7 @@ test: install-dev locale/zh_Hans/LC_MESSAGES/django.mo
 BENCH_SCALES ?= 10000,300000,3000000
 bench: install-dev
 	scripts/ensure_services.sh
-	$(PY) -m portal.bench.runner --scales $(BENCH_SCALES) $(BENCH_ARGS)
+	$(PY) -m bench.runner --scales $(BENCH_SCALES) $(BENCH_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

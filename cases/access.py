@@ -1,80 +1,258 @@
-"""The one place that answers "may this user see or change this record".
+"""Who sees and changes what: the one place that decides it.
 
-A clerk, reviewer or bureau administrator reaches only their own bureau's patients and
-the records under them; anything else is a 404 (never a 403, which would tell that it
-exists). Data administrators manage reference data and see case records only with the
-explicit permission ``cases.view_all_patients``.
+Case records. A clerk, reviewer or bureau administrator reaches only their own bureau's
+patients and the records under them; anything else is a 404 (never a 403, which would
+tell that it exists). Data administrators manage reference data and see case records
+only with the explicit permission ``cases.view_all_patients``. Every case-record query
+made while serving a request goes through this module (cases.models.scoping refuses
+one that did not).
+
+Staff accounts. A user who is not a superuser manages only accounts that hold nothing
+they do not hold themselves, and grants only roles and permissions they hold. Superuser
+and staff status are a superuser's to give (staff status otherwise follows the role). A
+bureau administrator, in addition, manages only their own bureau's staff and audit trail,
+and hands out one permission, the unmasking of numbers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeGuard, TypeVar
 
-from django.http import Http404
+from django.contrib.auth.models import AnonymousUser, Group, Permission
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest
 
-if TYPE_CHECKING:
-    from django.db.models import QuerySet
+from cases.models import Notification, Patient
+from cases.models.scoping import ScopedQuerySet, unscoped
+from portal.audit import record
+from portal.models import ROLE_GROUPS, AuditEvent, Bureau, Role, User
 
-    from cases.models import Patient
+Viewer = User | AnonymousUser
+Record = TypeVar("Record", bound=models.Model)
+
+# --- case records ---------------------------------------------------------------------------
 
 
-def patients_visible_to(user: Any, queryset: QuerySet[Patient] | None = None) -> QuerySet[Patient]:
-    from cases.models import Patient
+def _bureau_of(user: Viewer) -> int | None:
+    """The bureau whose records ``user`` reads, or None for every bureau (the explicit
+    view_all_patients permission). Raises Http404 for a user who reads none."""
+    if not user.is_authenticated or not user.is_active:
+        raise Http404
+    if user.has_perm("cases.view_all_patients"):
+        return None
+    if user.bureau_id is None:
+        raise Http404
+    return user.bureau_id
 
-    return records_visible_to(user, queryset if queryset is not None else Patient.objects.all())
 
-
-def records_visible_to(
-    user: Any, queryset: QuerySet[Any], bureau_field: str = "bureau_id"
-) -> QuerySet[Any]:
+def records(
+    user: Viewer, queryset: QuerySet[Record], bureau_field: str = "bureau_id"
+) -> QuerySet[Record]:
     """The rows of ``queryset`` this user may see, by the bureau in ``bureau_field``: a
     patient's own, the copy each qualification, filing and transfer letter carries (see
     Qualification.bureau), or a path such as ``patient__bureau_id``."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return queryset.none()
-    if user.has_perm("cases.view_all_patients"):
-        return queryset
-    if user.bureau_id is None:
-        return queryset.none()
-    return queryset.filter(**{bureau_field: user.bureau_id})
-
-
-def get_patient_for_user(user: Any, pk: Any, queryset: QuerySet[Patient] | None = None) -> Patient:
-    """The patient if this user may see it; otherwise 404, never telling that it exists."""
     try:
-        return patients_visible_to(user, queryset).get(pk=int(pk))
-    except (ValueError, TypeError, OverflowError):
-        raise Http404("参保人不存在") from None
-    except Exception as exc:
-        from cases.models import Patient
-
-        if isinstance(exc, Patient.DoesNotExist):
-            raise Http404("参保人不存在") from None
-        raise
+        bureau = _bureau_of(user)
+    except Http404:
+        queryset = queryset.none()
+    else:
+        if bureau is not None:
+            queryset = queryset.filter(**{bureau_field: bureau})
+    return _mark(queryset, f"user {user.pk}")
 
 
-def may_record(user: Any) -> bool:
+def patients(user: Viewer, queryset: QuerySet[Patient] | None = None) -> QuerySet[Patient]:
+    return records(user, queryset if queryset is not None else Patient.objects.all())
+
+
+def object_id(pk: object) -> int:
+    """An id from a URL or form; anything else is a 404."""
+    try:
+        return int(str(pk))
+    except (TypeError, ValueError):
+        raise Http404 from None
+
+
+def patient_get(
+    user: Viewer, pk: object, queryset: QuerySet[Patient] | None = None, what: str = "参保人"
+) -> Patient:
+    """The patient if this user may see it; otherwise 404, never telling that it exists."""
+    found = patients(user, queryset).filter(pk=object_id(pk)).first()
+    if found is None:
+        raise Http404(f"{what}不存在")
+    return found
+
+
+def record_get(user: Viewer, queryset: QuerySet[Record], pk: object, what: str = "记录") -> Record:
+    """A record under one of the user's bureau's patients, or 404 (never telling that a
+    record of another bureau exists)."""
+    visible = queryset.filter(patient__in=patients(user).values("pk"), pk=object_id(pk))
+    found = _mark(visible, f"user {user.pk}").first()
+    if found is None:
+        raise Http404(f"{what}不存在")
+    return found
+
+
+def under_patient(queryset: QuerySet[Record], patient: Patient | int) -> QuerySet[Record]:
+    """The records of one patient whom the caller already reached through this module
+    (a service working on a record a view fetched, a form's choices for that patient)."""
+    patient_id = patient if isinstance(patient, int) else patient.pk
+    lookup = "pk" if queryset.model is Patient else "patient_id"
+    return _mark(queryset.filter(**{lookup: patient_id}), f"patient {patient_id}")
+
+
+def across_bureaus(queryset: QuerySet[Record], reason: str) -> QuerySet[Record]:
+    """A region-wide lookup whose answer is not shown as records: whether a certificate
+    is already registered (ID-1), which serials are taken (TL-4)."""
+    return _mark(queryset, f"region: {reason}")
+
+
+@contextmanager
+def system(reason: str) -> Iterator[None]:
+    """Work done for no one user (the daily job, delivery, commands): reads every bureau."""
+    with unscoped(reason):
+        yield
+
+
+def notifications(user: Viewer) -> QuerySet[Notification]:
+    """A user's own inbox; nobody else's."""
+    return _mark(Notification.objects.filter(user_id=user.pk or 0), f"inbox {user.pk}")
+
+
+def _mark(queryset: QuerySet[Record], scope: str) -> QuerySet[Record]:
+    if isinstance(queryset, ScopedQuerySet):
+        return queryset._scoped_as(scope)
+    return queryset
+
+
+# --- what a user may do with case records ---------------------------------------------------
+
+
+def is_bureau_staff(user: Viewer) -> TypeGuard[User]:
+    """Staff of a bureau: the clerk pages are theirs."""
+    return bool(user.is_authenticated and user.bureau_id)
+
+
+def may_record(user: Viewer) -> TypeGuard[User]:
     """Clerks, reviewers and bureau administrators record case data for their bureau."""
-    return bool(user.is_authenticated and user.bureau_id and user.has_perm("cases.add_patient"))
+    return is_bureau_staff(user) and user.has_perm("cases.add_patient")
 
 
-def may_review(user: Any) -> bool:
-    return bool(
-        user.is_authenticated and user.bureau_id and user.has_perm("cases.review_qualification")
-    )
+def may_review(user: Viewer) -> TypeGuard[User]:
+    return is_bureau_staff(user) and user.has_perm("cases.review_qualification")
 
 
-def can_unmask(user: Any) -> bool:
+def can_unmask(user: Viewer) -> bool:
     """Whether this user may see full ID numbers and phones (cases.unmask_patient)."""
     return bool(user.has_perm("cases.unmask_patient"))
 
 
-def unmasked(request: Any, what: str) -> bool:
+def unmasked(request: HttpRequest, what: str) -> bool:
     """Whether this page shows full ID numbers and phones; each time it does, the
     unmasking is written to the audit log (portal and admin alike)."""
     if not can_unmask(request.user):
         return False
-    from portal.audit import record
-
     record(request.user, "unmask", what)
     return True
+
+
+# --- staff accounts, bureaus and the audit trail --------------------------------------------
+
+# What a bureau administrator may hand out besides a role.
+BUREAU_ADMIN_GRANTS = ("cases.unmask_patient",)
+
+
+def is_bureau_admin(user: Viewer) -> TypeGuard[User]:
+    """A bureau administrator (not a superuser): confined to their own bureau."""
+    return bool(user.is_authenticated and not user.is_superuser and user.role == Role.BUREAU_ADMIN)
+
+
+def bureaus(user: Viewer, queryset: QuerySet[Bureau]) -> QuerySet[Bureau]:
+    """A bureau administrator sees their own bureau; data administrators every one."""
+    if is_bureau_admin(user):
+        return _of_own_bureau(user, queryset, "pk")
+    return queryset
+
+
+def audit_events(user: Viewer, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+    """A bureau administrator sees their own bureau's staff's events only."""
+    if is_bureau_admin(user):
+        return _of_own_bureau(user, queryset, "user__bureau_id")
+    return queryset
+
+
+def _of_own_bureau(user: User, queryset: QuerySet[Record], field: str) -> QuerySet[Record]:
+    if user.bureau_id is None:
+        return queryset.none()
+    return queryset.filter(**{field: user.bureau_id})
+
+
+def permission_names(permissions: QuerySet[Permission]) -> set[str]:
+    return {
+        f"{app}.{code}"
+        for app, code in permissions.values_list("content_type__app_label", "codename")
+    }
+
+
+def role_permissions(role: str) -> set[str]:
+    return permission_names(Permission.objects.filter(group__name=ROLE_GROUPS[role]))
+
+
+def held_permissions(user: User) -> set[str]:
+    """The permissions a stored account holds now, read afresh from the database."""
+    if user.is_superuser:
+        return permission_names(Permission.objects.all())
+    return permission_names(
+        Permission.objects.filter(user=user) | Permission.objects.filter(group__user=user)
+    ).union(role_permissions(user.role))
+
+
+def may_grant(actor: Viewer, permissions: set[str]) -> bool:
+    return bool(actor.is_superuser or permissions <= actor.get_all_permissions())
+
+
+def grantable_roles(actor: Viewer) -> list[Role]:
+    return [role for role in Role if may_grant(actor, role_permissions(role))]
+
+
+def grantable_permissions(actor: Viewer) -> QuerySet[Permission]:
+    """The permissions ``actor`` may give a user directly."""
+    if actor.is_superuser:
+        return Permission.objects.all()
+    names = set(BUREAU_ADMIN_GRANTS) if is_bureau_admin(actor) else actor.get_all_permissions()
+    wanted = Q(pk__in=[])
+    for name in names & actor.get_all_permissions():
+        app_label, codename = name.split(".", 1)
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    return Permission.objects.filter(wanted)
+
+
+def grantable_groups(actor: Viewer) -> QuerySet[Group]:
+    if actor.is_superuser:
+        return Group.objects.all()
+    return Group.objects.filter(name__in=[ROLE_GROUPS[r] for r in grantable_roles(actor)])
+
+
+def staff(actor: Viewer, queryset: QuerySet[User]) -> QuerySet[User]:
+    """Accounts an administrator sees: a superuser all; anyone else no superuser; a
+    bureau administrator only their own bureau's."""
+    if actor.is_superuser:
+        return queryset
+    queryset = queryset.filter(is_superuser=False)
+    if is_bureau_admin(actor):
+        return _of_own_bureau(actor, queryset, "bureau_id")
+    return queryset
+
+
+def may_manage(actor: Viewer, target: User) -> bool:
+    """Whether ``actor`` may change ``target`` (its details, password, role, rights)."""
+    if actor.is_superuser:
+        return True
+    if target.is_superuser:
+        return False
+    if is_bureau_admin(actor) and target.bureau_id != actor.bureau_id:
+        return False
+    return may_grant(actor, held_permissions(target))

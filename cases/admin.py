@@ -15,7 +15,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import cached_property
 
 from cases import access, masking, rules, search
-from cases.access import records_visible_to
 from cases.models import Filing, Patient, Qualification, Reminder, Selection, TransferLetter
 from portal.admin_base import HistoryAdmin, ScopedAdmin
 
@@ -110,7 +109,7 @@ class ReadOnlyCaseAdmin(IndexedSearchMixin, HistoryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         path = f"{self.patient_path}__bureau_id" if self.patient_path else "bureau_id"
-        return records_visible_to(request.user, super().get_queryset(request), path)
+        return access.records(request.user, super().get_queryset(request), path)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         """Every field, read-only; personal numbers masked unless the user may unmask."""
@@ -238,7 +237,7 @@ class ReminderAdmin(ScopedAdmin):
     paginator = EstimatedCountPaginator
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
-        return records_visible_to(request.user, super().get_queryset(request))
+        return access.records(request.user, super().get_queryset(request))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

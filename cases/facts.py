@@ -9,7 +9,7 @@ from contextvars import ContextVar
 
 from django.db.models import Prefetch
 
-from cases import rules
+from cases import access, rules
 from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
 from institutions.models import Disease, Institution, NetworkedSettlement, Region
 
@@ -88,7 +88,7 @@ def qualification_facts(qualifications: Iterable[Qualification]) -> list[rules.Q
 
 def patient_qualifications(patient: Patient) -> list[rules.QualificationFacts]:
     return qualification_facts(
-        Qualification.objects.filter(patient=patient).select_related("disease")
+        access.under_patient(Qualification.objects.select_related("disease"), patient)
     )
 
 
@@ -105,7 +105,9 @@ def selection_facts(selections: Iterable[Selection]) -> list[rules.SelectionFact
 
 
 def patient_selections(patient: Patient) -> list[rules.SelectionFacts]:
-    return selection_facts(Selection.objects.filter(patient=patient).select_related("institution"))
+    return selection_facts(
+        access.under_patient(Selection.objects.select_related("institution"), patient)
+    )
 
 
 def filing_fact(filing: Filing) -> rules.FilingFacts:
@@ -132,10 +134,10 @@ def letter_fact(letter: TransferLetter) -> rules.FilingFacts | None:
 
 def patient_bases(patient: Patient, *, include_letters: bool = True) -> list[rules.FilingFacts]:
     """Every filing, and every cross-province transfer letter, of the patient."""
-    bases = [filing_fact(f) for f in Filing.objects.filter(patient=patient)]
+    bases = [filing_fact(f) for f in access.under_patient(Filing.objects.all(), patient)]
     if include_letters:
-        letters = TransferLetter.objects.filter(patient=patient).select_related(
-            "receiver__location"
+        letters = access.under_patient(
+            TransferLetter.objects.select_related("receiver__location"), patient
         )
         bases += [basis for letter in letters if (basis := letter_fact(letter)) is not None]
     return bases

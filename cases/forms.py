@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from cases import rules
+from cases import access, rules
 from cases.models import Filing, Patient, TransferLetter
 from cases.services import PolicyRefusal
 from institutions.models import Disease, Institution, Region
@@ -259,7 +259,9 @@ class FilingForm(AgentForm):
         super().__init__(*args, **kwargs)
         field = self.fields["transfer_letter"]
         assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
-        field.queryset = TransferLetter.objects.filter(patient=patient).select_related("receiver")
+        field.queryset = access.under_patient(
+            TransferLetter.objects.select_related("receiver"), patient
+        )
 
 
 class CancelFilingForm(forms.Form):
@@ -299,10 +301,6 @@ class FinderForm(forms.Form):
         empty_label="请选择",
     )
     disease = disease_field()
-
-    def clean_destination(self) -> Region:
-        region: Region = self.cleaned_data["destination"]
-        return region
 
 
 def today_initial() -> dict[str, dt.date]:

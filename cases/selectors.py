@@ -2,23 +2,83 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
 
-from cases.access import get_patient_for_user, patients_visible_to, records_visible_to
-from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
+from cases import access, rules
+from cases.access import Viewer
+from cases.masking import ID_LIKE
+from cases.models import Filing, Notification, Patient, Qualification, Selection, TransferLetter
+from cases.search import name_q, pinyin_q
+from institutions.models import Disease, Institution, NetworkedSettlement, Region
+from portal.models import User
 
 
-def patient_list(user: Any) -> QuerySet[Patient]:
-    return patients_visible_to(user).select_related("region", "bureau")
+def patient_list(user: Viewer) -> QuerySet[Patient]:
+    return access.patients(user).select_related("region", "bureau")
 
 
-def patient_get(user: Any, pk: Any) -> Patient:
+def patient_get(user: Viewer, pk: object) -> Patient:
     """The patient, or 404 when it does not exist or belongs to another bureau."""
-    return get_patient_for_user(user, pk)
+    return access.patient_get(user, pk)
+
+
+@dataclass(frozen=True)
+class PatientCriteria:
+    """What a clerk searches patients by (the search form's cleaned data)."""
+
+    q: str = ""
+    insurance_type: str = ""
+    disease: Disease | None = None
+    filing_status: str = ""  # "" | "active" | "none"
+
+
+def patient_search(user: Viewer, criteria: PatientCriteria, today: dt.date) -> QuerySet[Patient]:
+    """Patients of the user's bureau matching ``criteria``, newest first. An ID number or
+    phone is matched exactly, a 15-digit ID as its 18-digit form (ID-1), Latin letters as
+    pinyin or initials, anything else as a name (cases.search)."""
+    qs = patient_list(user)
+    q = rules.normalize_cert_number(criteria.q)
+    if q:
+        if q.isdigit() and 7 <= len(q) <= 11:
+            qs = qs.filter(Q(phone=q) | Q(cert_number=q))
+        elif len(q) == 15 and q.isdigit():
+            qs = qs.filter(cert_number=rules.upgrade_first_generation(q))
+        elif ID_LIKE.match(q) and any(c.isdigit() for c in q):
+            qs = qs.filter(cert_number=q)
+        elif q.isascii() and q.isalpha():
+            qs = qs.filter(pinyin_q("", q))
+        else:
+            qs = qs.filter(name_q("name", criteria.q))
+    if criteria.insurance_type:
+        qs = qs.filter(insurance_type=criteria.insurance_type)
+    if criteria.disease is not None:
+        # Holding the qualification today, by its dates (whatever the daily job marked).
+        held = Qualification.objects.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=today),
+            patient=OuterRef("pk"),
+            disease=criteria.disease,
+            status__in=rules.HELD,
+            valid_from__lte=today,
+        )
+        qs = qs.filter(Exists(held))
+    if criteria.filing_status:
+        filed = Exists(
+            Filing.objects.filter(
+                Q(end__isnull=True) | Q(end__gt=today),
+                patient=OuterRef("pk"),
+                status__in=[rules.FilingStatus.ACTIVE, rules.FilingStatus.EXPIRED],
+                start__lte=today,
+            )
+        )
+        qs = qs.filter(filed) if criteria.filing_status == "active" else qs.exclude(filed)
+    return qs.order_by("-created_at", "-pk")
 
 
 @dataclass
@@ -32,31 +92,27 @@ class CaseFile:
     letters: list[TransferLetter]
 
 
-def case_file(user: Any, pk: Any) -> CaseFile:
-    patient = (
-        patients_visible_to(user)
-        .select_related("region", "bureau")
-        .prefetch_related(
-            Prefetch(
-                "qualifications",
-                queryset=Qualification.objects.select_related(
-                    "disease", "recorded_by", "reviewed_by", "diagnosis_institution"
-                ),
+def case_file(user: Viewer, pk: object) -> CaseFile:
+    patient = Patient.objects.select_related("region", "bureau").prefetch_related(
+        Prefetch(
+            "qualifications",
+            queryset=Qualification.objects.select_related(
+                "disease", "recorded_by", "reviewed_by", "diagnosis_institution"
             ),
-            Prefetch(
-                "selections",
-                queryset=Selection.objects.select_related(
-                    "institution__location", "basis_filing", "basis_letter"
-                ),
+        ),
+        Prefetch(
+            "selections",
+            queryset=Selection.objects.select_related(
+                "institution__location", "basis_filing", "basis_letter"
             ),
-            Prefetch("filings", queryset=Filing.objects.select_related("destination")),
-            Prefetch(
-                "transfer_letters",
-                queryset=TransferLetter.objects.select_related("disease", "issuer", "receiver"),
-            ),
-        )
+        ),
+        Prefetch("filings", queryset=Filing.objects.select_related("destination")),
+        Prefetch(
+            "transfer_letters",
+            queryset=TransferLetter.objects.select_related("disease", "issuer", "receiver"),
+        ),
     )
-    found = get_patient_for_user(user, pk, queryset=patient)
+    found = access.patient_get(user, pk, queryset=patient)
     return CaseFile(
         patient=found,
         qualifications=list(found.qualifications.all()),
@@ -66,16 +122,146 @@ def case_file(user: Any, pk: Any) -> CaseFile:
     )
 
 
-def reviews_waiting(user: Any) -> QuerySet[Qualification]:
+def filing_get(user: Viewer, pk: object) -> Filing:
+    related = ("patient__bureau", "patient__region", "destination", "transfer_letter", "created_by")
+    return access.record_get(user, Filing.objects.select_related(*related), pk, "备案")
+
+
+def letter_get(user: Viewer, pk: object) -> TransferLetter:
+    related = ("patient__bureau", "patient__region", "disease", "issuer", "receiver__location")
+    return access.record_get(user, TransferLetter.objects.select_related(*related), pk, "转诊证明")
+
+
+def selection_get(user: Viewer, pk: object) -> Selection:
+    return access.record_get(
+        user, Selection.objects.select_related("patient", "institution"), pk, "选点"
+    )
+
+
+def qualification_get(user: Viewer, pk: object) -> Qualification:
+    related = ("patient", "disease", "recorded_by")
+    return access.record_get(user, Qualification.objects.select_related(*related), pk, "申请")
+
+
+def notification_get(user: Viewer, pk: object) -> Notification:
+    """One of the user's own messages, or 404."""
+    found = access.notifications(user).filter(pk=access.object_id(pk)).first()
+    if found is None:
+        raise Http404("消息不存在")
+    return found
+
+
+# --- the bureau's queues ---------------------------------------------------------------------
+
+
+def reviews_waiting(user: User) -> QuerySet[Qualification]:
     """Applications of the user's bureau waiting for review, other clerks' only (QL-1)."""
     return (
-        records_visible_to(
-            user, Qualification.objects.filter(status=Qualification.Status.SUBMITTED)
-        )
+        access.records(user, Qualification.objects.filter(status=Qualification.Status.SUBMITTED))
         .exclude(recorded_by=user)
         .select_related("patient", "disease", "recorded_by")
         .order_by("applied_on", "pk")
     )
+
+
+def expiring_filings(user: Viewer, today: dt.date, days: int = 30) -> QuerySet[Filing]:
+    """Temporary filings ending within ``days`` (RM-1's queue)."""
+    return (
+        access.records(user, Filing.objects.all())
+        .filter(
+            status=Filing.Status.ACTIVE,
+            type=Filing.Type.TEMPORARY,
+            end__gte=today,
+            end__lt=today + dt.timedelta(days=days),
+        )
+        .select_related("patient", "destination")
+        .order_by("end", "pk")
+    )
+
+
+def expiring_letters(user: Viewer, today: dt.date, days: int = 30) -> QuerySet[TransferLetter]:
+    """Transfer letters ending within ``days`` (RM-1's queue)."""
+    return (
+        access.records(user, TransferLetter.objects.all())
+        .filter(
+            status=TransferLetter.Status.ACTIVE,
+            end__gte=today,
+            end__lt=today + dt.timedelta(days=days),
+        )
+        .select_related("patient", "receiver")
+        .order_by("end", "pk")
+    )
+
+
+def due_reassessments(user: Viewer, today: dt.date, days: int = 60) -> QuerySet[Qualification]:
+    """Approved qualifications ending within ``days`` (RM-3's queue)."""
+    return (
+        access.records(user, Qualification.objects.all())
+        .filter(
+            status=Qualification.Status.APPROVED,
+            valid_until__gte=today,
+            valid_until__lt=today + dt.timedelta(days=days),
+        )
+        .select_related("patient", "disease")
+        .order_by("valid_until", "pk")
+    )
+
+
+def unread_notifications(user: Viewer) -> QuerySet[Notification]:
+    return access.notifications(user).filter(read_at__isnull=True).select_related("patient")
+
+
+def inbox(user: Viewer) -> QuerySet[Notification]:
+    return access.notifications(user).select_related("patient")
+
+
+CHART_SECONDS = 600
+
+
+def patients_by_disease(user: User, today: dt.date) -> list[tuple[str, int]]:
+    """Current qualifications per disease in the bureau, top ten. A statistic, so it is
+    computed at most every ten minutes per bureau (tens of thousands of rows at scale)."""
+    key = f"dashboard:by-disease:{user.bureau_id}:{today}"
+    found = cache.get(key)
+    if found is None:
+        found = list(
+            access.records(user, Qualification.objects.all())
+            .filter(status__in=rules.HELD, valid_from__lte=today)
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=today))
+            .values_list("disease__name")
+            .annotate(n=Count("pk"))
+            .order_by("-n")[:10]
+        )
+        cache.set(key, found, CHART_SECONDS)
+    return list(found)
+
+
+# --- reference data a clerk looks up ---------------------------------------------------------
+
+
+def networked_institutions(region: Region, disease: Disease, today: dt.date) -> list[Institution]:
+    """Designated institutions in ``region`` (a prefecture, or a province) with networked
+    settlement of ``disease`` open today (ST-3, ST-4), the higher levels first."""
+    in_guangxi = region.code.startswith(rules.GUANGXI[:2])
+    place = (
+        Q(institution__location__prefecture=region)
+        if region.level == Region.Level.PREFECTURE
+        else Q(institution__location__code__startswith=region.code[:2])
+    )
+    networked = Q(in_region=True) if in_guangxi else Q(cross_province=True)
+    rows = (
+        NetworkedSettlement.objects.filter(place, networked, disease=disease)
+        .select_related("institution__location")
+        .order_by("-institution__level", "institution__code")[:200]
+    )
+    return [r.institution for r in rows if r.institution.designated_on(today)]
+
+
+def institution_choices(term: str, limit: int = 20) -> list[tuple[str, str]]:
+    """Institutions whose code starts with, or whose name contains, ``term``."""
+    code = rules.normalize_cert_number(term)[:40]
+    qs = Institution.objects.filter(Q(code__startswith=code) | Q(name__contains=term.strip()))
+    return list(qs.order_by("code").values_list("code", "name")[:limit])
 
 
 @dataclass
@@ -168,30 +354,14 @@ def _changes(patients_sql: str, params: list[Any], limit: int) -> list[Change]:
     return changes
 
 
-def recent_changes(user: Any, limit: int = 12) -> list[Change]:
+def recent_changes(user: Viewer, limit: int = 12) -> list[Change]:
     """The latest changes in the user's bureau, across every kind of case record."""
-    if not user.bureau_id:
+    if not access.is_bureau_staff(user):
         return []
-    patients = f"SELECT id FROM {Patient._meta.db_table} WHERE bureau_id = %s"  # noqa: S608
-    return _changes(patients, [user.bureau_id], limit)
+    sql, params = access.patients(user).order_by().values("pk").query.sql_with_params()
+    return _changes(sql, list(params), limit)
 
 
 def timeline(patient: Patient, limit: int = 200) -> list[Change]:
     """Every change to a patient's case, newest first, with user and time."""
     return _changes("%s", [patient.pk], limit)
-
-
-def record_get(user: Any, queryset: QuerySet[Any], pk: Any, what: str = "记录") -> Any:
-    """A record under one of the user's bureau's patients, or 404 (never telling that a
-    record of another bureau exists)."""
-    try:
-        found = queryset.filter(
-            patient__in=patients_visible_to(user).values("pk"), pk=int(pk)
-        ).first()
-    except (TypeError, ValueError, OverflowError):
-        found = None
-    if found is None:
-        from django.http import Http404
-
-        raise Http404(f"{what}不存在")
-    return found

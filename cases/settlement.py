@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cases import facts, rules
+from cases import access, facts, rules
 from cases.models import Patient, Qualification, Selection
 from institutions.models import Disease, Institution
 from institutions.parameters import parameters_on
@@ -15,11 +15,11 @@ def settlement_check(
 ) -> rules.SettlementAnswer:
     """Can ``patient`` settle ``disease`` at ``institution`` on ``day`` directly?"""
     loaded = facts.require_institution(institution.pk)
-    qualifications = Qualification.objects.filter(patient=patient, disease=disease).select_related(
-        "disease"
+    qualifications = access.under_patient(
+        Qualification.objects.filter(disease=disease).select_related("disease"), patient
     )
-    selections = Selection.objects.filter(patient=patient, institution=loaded).select_related(
-        "institution"
+    selections = access.under_patient(
+        Selection.objects.filter(institution=loaded).select_related("institution"), patient
     )
     return rules.check_settlement(
         day=day,

@@ -8,16 +8,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from portal import access
+from cases import access
 from portal.admin_base import HistoryAdmin, ScopedAdmin
 from portal.models import AuditEvent, Bureau, Heartbeat, User
 from portal.services import user_sync_role
-
-
-def bureau_admin_only(request: HttpRequest) -> bool:
-    """A bureau administrator manages their own bureau only; data administrators and
-    superusers manage every bureau."""
-    return access.is_bureau_admin(request.user)
 
 
 @admin.register(Bureau)
@@ -29,10 +23,7 @@ class BureauAdmin(HistoryAdmin):
     list_select_related = ["county"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bureau]:
-        qs = super().get_queryset(request)
-        if bureau_admin_only(request):
-            return qs.filter(pk=getattr(request.user, "bureau_id", None))
-        return qs
+        return access.bureaus(request.user, super().get_queryset(request))
 
 
 ACCOUNT_FIELDSETS = (
@@ -73,7 +64,7 @@ class UserAdmin(BaseUserAdmin, HistoryAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
-        return access.staff_visible_to(request.user, super().get_queryset(request))
+        return access.staff(request.user, super().get_queryset(request))
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = super().has_change_permission(request, obj)
@@ -93,9 +84,11 @@ class UserAdmin(BaseUserAdmin, HistoryAdmin):
         if request.user.is_superuser:
             return super().get_fieldsets(request, obj)
         if obj is None:
-            bureau = () if bureau_admin_only(request) else ("bureau",)
+            bureau = () if access.is_bureau_admin(request.user) else ("bureau",)
             return (*BaseUserAdmin.add_fieldsets, ("角色", {"fields": (*bureau, "role", "phone")}))
-        return BUREAU_ADMIN_FIELDSETS if bureau_admin_only(request) else DATA_ADMIN_FIELDSETS
+        return (
+            BUREAU_ADMIN_FIELDSETS if access.is_bureau_admin(request.user) else DATA_ADMIN_FIELDSETS
+        )
 
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "role" and not request.user.is_superuser:
@@ -114,7 +107,7 @@ class UserAdmin(BaseUserAdmin, HistoryAdmin):
             # Never from a form of a non-superuser, whatever was posted.
             stored = User.objects.filter(pk=obj.pk).values("is_superuser").first()
             obj.is_superuser = bool(stored and stored["is_superuser"])
-            if bureau_admin_only(request):
+            if access.is_bureau_admin(request.user):
                 obj.bureau_id = getattr(request.user, "bureau_id", None)
         super().save_model(request, obj, form, change)
 
@@ -148,10 +141,7 @@ class AuditEventAdmin(ScopedAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
-        qs = super().get_queryset(request)
-        if bureau_admin_only(request):
-            return qs.filter(user__bureau_id=getattr(request.user, "bureau_id", None))
-        return qs
+        return access.audit_events(request.user, super().get_queryset(request))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

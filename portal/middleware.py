@@ -1,4 +1,4 @@
-"""Session limits and the two-factor requirement, applied to every page."""
+"""Session limits, the two-factor requirement and the scope guard, applied to every page."""
 
 from __future__ import annotations
 
@@ -17,7 +17,21 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
+from cases.models.scoping import guarded
+
 Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class ScopeGuardMiddleware:
+    """Serves each request inside cases.models.scoping.guarded: a case-record query
+    that cases.access did not scope fails instead of reading every bureau."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with guarded(request.path):
+            return self.get_response(request)
 
 
 class SessionLimitsMiddleware:

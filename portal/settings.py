@@ -45,10 +45,11 @@ def env_bool(name: str, default: bool) -> bool:
 
 SECRET_KEY = env_required("SECRET_KEY", "development-only-insecure-key-" + "x" * 40)
 DEBUG = env_bool("DEBUG", PORTAL_ENV == "development")
-# A Server-Timing header (time and SQL queries per request) for `make bench`.
+# A Server-Timing header (time and SQL queries per request), for measuring a deployment.
 SERVER_TIMING = env_bool("SERVER_TIMING", False)
-# The stock-ModelAdmin baseline of `make bench` at /bench/stock-admin/ (never in production use).
-BENCH_STOCK_ADMIN = env_bool("BENCH_STOCK_ADMIN", False)
+# An unscoped case-record query while serving a request raises (cases.models.scoping);
+# in production it is logged as an error instead.
+STRICT_SCOPING = env_bool("STRICT_SCOPING", not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or (
     [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
 )
@@ -79,6 +80,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.middleware.ServerTimingMiddleware",
+    # Case-record queries must be scoped while a request is served (cases.access).
+    "portal.middleware.ScopeGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -272,7 +275,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
-# Off only for `make bench`, which talks plain HTTP to gunicorn on the loopback.
+# Secure cookies unless explicitly turned off (plain HTTP on the loopback).
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)

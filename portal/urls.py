@@ -1,7 +1,6 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from portal import two_factor, views
 from portal.forms import PortalLoginForm
@@ -10,7 +9,7 @@ admin.site.site_header = "门特经办系统 · 数据管理"
 admin.site.site_title = "门特经办系统"
 admin.site.index_title = "基础数据与账户"
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(
@@ -27,8 +26,3 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cases.urls")),
 ]
-
-if settings.BENCH_STOCK_ADMIN:
-    from portal.bench.stock_admin import site as stock_admin_site
-
-    urlpatterns.insert(0, path("bench/stock-admin/", stock_admin_site.urls))

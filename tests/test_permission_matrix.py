@@ -1,39 +1,49 @@
-"""Every URL that takes an object id, found from the URL configuration: anonymous users
-are sent to login, another bureau's clerk gets 404 on GET and POST, and each role of the
-owning bureau gets the answer its permissions give. A new URL without an entry fails."""
+"""Every portal URL, found from the URL configuration (the admin site has its own matrix,
+tests/test_admin_matrix.py). A URL with an object id: anonymous users are sent to login,
+another bureau's clerk gets 404 on GET and POST, and each role of the owning bureau gets
+the answer its permissions give. Every other URL (lists, exports, queues, autocomplete):
+each role gets the answer its permissions give, and no page or export shows another
+bureau's patient. A new URL without an entry fails."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cases import facts
 from cases.models import Notification
 from cases.services.qualifications import qualification_apply
 from institutions.models import Disease
+from portal.models import Role
 from tests import factories
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2025, 3, 1)
 
 
-def object_url_names() -> set[str]:
-    """Names of the portal's URLs with a path parameter (the admin site has its own test)."""
+def url_names(*, with_object: bool) -> set[str]:
+    """Names of the portal's URLs with (or without) a path parameter."""
     names: set[str] = set()
 
-    def walk(patterns, prefix=""):
+    def walk(patterns):
         for p in patterns:
             if isinstance(p, URLResolver):
-                if str(p.pattern).startswith("admin/"):
-                    continue
-                walk(p.url_patterns, prefix + str(p.pattern))
-            elif isinstance(p, URLPattern) and p.pattern.converters and p.name:
-                names.add(p.name)
+                if not str(p.pattern).startswith("admin/"):
+                    walk(p.url_patterns)
+            elif isinstance(p, URLPattern) and p.name:
+                if bool(p.pattern.converters) == with_object:
+                    names.add(p.name)
 
     walk(get_resolver().url_patterns)
     return names
+
+
+def object_url_names() -> set[str]:
+    return url_names(with_object=True)
 
 
 @pytest.fixture
@@ -115,3 +125,80 @@ def test_another_bureaus_letter_cannot_be_linked_to_a_filing(records, client_for
     )
     assert response.status_code == 200
     assert "transfer_letter" in response.context["form"].errors
+
+
+# --- every URL without an object id -------------------------------------------------------
+
+# The account pages have their own tests (tests/portal/test_auth.py, test_security.py).
+ACCOUNT_PAGES = {"login", "logout", "two_factor_verify", "two_factor_setup", "status"}
+
+# (url name, query) -> expected GET status for clerk, reviewer, bureau admin, data admin.
+PAGES = {
+    ("home", ""): (200, 200, 200, 200),
+    ("patient_search", ""): (200, 200, 200, 403),
+    ("patient_search", "?q=韦"): (200, 200, 200, 403),
+    ("patient_search", "?export=csv"): (200, 200, 200, 403),
+    ("patient_search", "?export=xlsx"): (200, 200, 200, 403),
+    ("patient_register", ""): (200, 200, 200, 403),
+    ("review_queue", ""): (403, 200, 200, 403),
+    ("review_queue", "?export=csv"): (403, 200, 200, 403),
+    ("expiring", ""): (200, 200, 200, 403),
+    ("expiring", "?export=csv"): (200, 200, 200, 403),
+    ("settlement", ""): (200, 200, 200, 403),
+    ("institution_finder", "?destination=440100&disease=M03900"): (200, 200, 200, 403),
+    ("institution_autocomplete", "?q=H44"): (200, 200, 200, 403),
+    ("policy", ""): (200, 200, 200, 200),
+    ("inbox", ""): (200, 200, 200, 200),
+}
+
+
+def test_every_url_without_an_object_id_has_an_entry():
+    assert url_names(with_object=False) == ACCOUNT_PAGES | {name for name, _ in PAGES}
+
+
+@pytest.fixture
+def other_bureaus_case(other_clerk, other_bureau):
+    """Another bureau's patient with an application waiting, a filing and a message."""
+    other_reviewer = make_user("other_reviewer", Role.REVIEWER, other_bureau)
+    patient = factories.patient(other_clerk, name="覃他局")
+    factories.qualification(other_clerk, other_reviewer, patient)
+    with facts.as_of(TODAY):
+        qualification_apply(
+            by=other_clerk,
+            patient=patient,
+            disease=Disease.objects.get(code="M01600"),
+            applied_on=TODAY,
+            diagnosis_institution=factories.institution("H45020200001", level=3),
+            diagnosis_date=TODAY,
+            diagnosis_doctor="x",
+        )
+    Notification.objects.create(user=other_clerk, patient=patient, title="他局消息", body="b")
+    return patient
+
+
+@pytest.mark.parametrize(("name", "query"), sorted(PAGES))
+def test_pages_answer_by_role_and_never_show_another_bureau(
+    name, query, records, other_bureaus_case, client_for, clerk, reviewer, bureau_admin, data_admin
+):
+    url = reverse(name) + query
+    anonymous = Client().get(url)
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith(reverse("login"))
+
+    theirs = other_bureaus_case
+    hidden = [theirs.name, theirs.cert_number, theirs.masked_cert_number, "他局消息"]
+    for user, status in zip((clerk, reviewer, bureau_admin, data_admin), PAGES[name, query]):
+        response = client_for(user).get(url)
+        assert response.status_code == status, (name, query, user.username)
+        if status == 200 and "xlsx" not in query:
+            body = b"".join(response) if response.streaming else response.content
+            text = body.decode("utf-8")
+            assert not [h for h in hidden if h in text], (name, query, user.username)
+
+
+def test_the_leak_check_sees_what_a_page_shows(records, client_for, clerk):
+    """The check above is not vacuous: the bureau's own patient is on its search and export."""
+    mine = records["patient"]
+    for query in ("", "?export=csv"):
+        text = client_for(clerk).get(reverse("patient_search") + query).content.decode()
+        assert mine.name in text

@@ -8,9 +8,10 @@ from django.db.models import Q
 
 from cases import rules
 from cases.models.records import Filing, Patient, Qualification, TransferLetter
+from cases.models.scoping import ScopedModel
 
 
-class Reminder(models.Model):
+class Reminder(ScopedModel):
     """One reminder stage of one record (RM-1..5); unique per (record, stage)."""
 
     Stage = rules.ReminderStage
@@ -137,7 +138,7 @@ class Delivery(models.Model):
         return f"{self.get_channel_display()} {self.address}（{self.get_status_display()}）"
 
 
-class Notification(models.Model):
+class Notification(ScopedModel):
     """A message in a clerk's portal inbox."""
 
     user = models.ForeignKey(

@@ -17,6 +17,7 @@ from django.db.models import F, Func, Q, Value
 from simple_history.models import HistoricalRecords
 
 from cases import masking, rules
+from cases.models.scoping import ScopedModel
 
 
 def _raise(violations: list[rules.Violation]) -> None:
@@ -47,14 +48,7 @@ class ResidentIdValid(Func):
     output_field = models.BooleanField()
 
 
-class PatientQuerySet(models.QuerySet["Patient"]):
-    def visible_to(self, user: Any) -> PatientQuerySet:
-        from cases.access import patients_visible_to
-
-        return patients_visible_to(user, self)  # type: ignore[return-value]
-
-
-class Patient(models.Model):
+class Patient(ScopedModel):
     CertType = rules.CertType
 
     Insurance = rules.InsuranceType
@@ -84,8 +78,6 @@ class Patient(models.Model):
     )
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
     history = HistoricalRecords()
-
-    objects = PatientQuerySet.as_manager()
 
     class Meta:
         verbose_name = "参保人"
@@ -160,7 +152,7 @@ class Patient(models.Model):
         return masking.mask_phone(self.phone)
 
 
-class AgentFields(models.Model):
+class AgentFields(ScopedModel):
     """An agent (代办人) acting for the patient (FL-9)."""
 
     channel = models.CharField(
@@ -453,7 +445,7 @@ class Filing(AgentFields):
         _raise(violations)
 
 
-class TransferLetter(models.Model):
+class TransferLetter(ScopedModel):
     Reason = rules.LetterReason
 
     Status = rules.LetterStatus
@@ -520,7 +512,7 @@ class TransferLetter(models.Model):
             _raise([rules.Violation("TL-2", "转诊原因为“其他”时须填写具体原因。", "reason_text")])
 
 
-class Selection(models.Model):
+class Selection(ScopedModel):
     Scope = rules.SelectionScope
 
     patient = models.ForeignKey(

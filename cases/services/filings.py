@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
-from cases import facts, rules
+from cases import access, facts, rules
 from cases.models import Filing, Patient, TransferLetter
 from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due, save_as
 from institutions.models import Region
@@ -46,7 +46,7 @@ def filing_create(
 ) -> Filing:
     """Record a filing. A temporary filing ends at start + 6 months unless a later end is
     given (FL-3); a start before the filing date makes it a late filing (FL-7)."""
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    patient = access.under_patient(Patient.objects.select_for_update(), patient).get()
     filed_on = filed_on or facts.today()
     agent = agent or rules.Agent()
     request = rules.FilingRequest(
@@ -110,8 +110,8 @@ def _end_filing(filing: Filing, *, by: User, day: dt.date, status: str, reason: 
 
 @transaction.atomic
 def filing_cancel(*, by: User, filing: Filing, day: dt.date, reason: str = "") -> Filing:
-    Patient.objects.select_for_update().get(pk=filing.patient_id)
-    filing = Filing.objects.get(pk=filing.pk)
+    access.under_patient(Patient.objects.select_for_update(), filing.patient_id).get()
+    filing = access.under_patient(Filing.objects.all(), filing.patient_id).get(pk=filing.pk)
     refuse_if(
         rules.check_filing_cancel(
             type=filing.type,
@@ -141,8 +141,8 @@ def filing_change(
 ) -> Filing:
     """Change a filing (e.g. a new destination): the old one ends as CHANGED on ``day``
     and a new one starts that day. FL-4: a long-term filing only after its lock."""
-    Patient.objects.select_for_update().get(pk=filing.patient_id)
-    filing = Filing.objects.get(pk=filing.pk)
+    access.under_patient(Patient.objects.select_for_update(), filing.patient_id).get()
+    filing = access.under_patient(Filing.objects.all(), filing.patient_id).get(pk=filing.pk)
     refuse_if(
         rules.check_filing_cancel(
             type=filing.type,

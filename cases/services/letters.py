@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.db import IntegrityError, transaction
 
-from cases import facts, rules
+from cases import access, facts, rules
 from cases.models import Patient, TransferLetter
 from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due, save_as
 from institutions.models import Disease, Institution
@@ -17,7 +17,9 @@ from portal.models import User
 def next_serial(patient: Patient, issued_on: dt.date) -> str:
     """TL-4's next serial for the patient's county and the issue date."""
     prefix = rules.serial_prefix(patient.region_id, issued_on)
-    count = TransferLetter.objects.filter(serial__startswith=prefix).count()
+    count = access.across_bureaus(
+        TransferLetter.objects.filter(serial__startswith=prefix), "TL-4 serials"
+    ).count()
     return rules.next_serial(patient.region_id, issued_on, count)
 
 
@@ -34,7 +36,9 @@ def letter_issue(
     reason_text: str = "",
     serial: str = "",
 ) -> TransferLetter:
-    patient = Patient.objects.select_for_update().select_related("region").get(pk=patient.pk)
+    patient = access.under_patient(
+        Patient.objects.select_for_update().select_related("region"), patient
+    ).get()
     params = parameters_on(issued_on)
     issuer_loaded = facts.require_institution(issuer.pk)
     receiver_loaded = facts.require_institution(receiver.pk)
@@ -50,7 +54,8 @@ def letter_issue(
         params=params,
     )
     serial = serial.strip() or next_serial(patient, issued_on)
-    violations += rules.check_serial(taken=TransferLetter.objects.filter(serial=serial).exists())
+    taken = access.across_bureaus(TransferLetter.objects.filter(serial=serial), "TL-4 serials")
+    violations += rules.check_serial(taken=taken.exists())
     refuse_if(violations)
     period = rules.letter_period(issued_on, params)
     letter = TransferLetter(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from pypinyin import Style, pinyin
 
-from cases import rules
+from cases import access, rules
 from cases.facts import today as local_today
 from cases.models import Patient
 from cases.services import PolicyRefusal, save_as
@@ -75,7 +75,9 @@ def patient_register(
     )
     if not violations:
         violations += rules.check_not_registered(
-            registered=Patient.objects.filter(cert_type=cert_type, cert_number=number).exists()
+            registered=access.across_bureaus(
+                Patient.objects.filter(cert_type=cert_type, cert_number=number), "ID-1"
+            ).exists()
         )
     if violations or region is None or bureau is None:
         raise PolicyRefusal(violations)
@@ -115,6 +117,6 @@ def patient_register(
 
 def find_registered(cert_type: str, cert_number: str) -> Patient | None:
     """The patient already registered under this certificate, if any (any bureau)."""
-    return Patient.objects.filter(
-        cert_type=cert_type, cert_number=rules.resident_number(cert_type, cert_number)
-    ).first()
+    number = rules.resident_number(cert_type, cert_number)
+    registered = Patient.objects.filter(cert_type=cert_type, cert_number=number)
+    return access.across_bureaus(registered, "ID-1: one registration per certificate").first()

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.db import IntegrityError, transaction
 
-from cases import facts, rules
+from cases import access, facts, rules
 from cases.models import Patient, Qualification
 from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due, save_as
 from institutions.models import Disease, Institution
@@ -16,7 +16,9 @@ from portal.models import User
 
 def _lock(patient: Patient) -> Patient:
     # Serialises writes on one patient's case so concurrent checks see each other.
-    return Patient.objects.select_for_update().select_related("region").get(pk=patient.pk)
+    return access.under_patient(
+        Patient.objects.select_for_update().select_related("region"), patient
+    ).get()
 
 
 @transaction.atomic
@@ -90,9 +92,9 @@ def qualification_approve(
 ) -> Qualification:
     """QL-1 four-eyes approval; computes the validity (QL-3), refuses overlaps (QL-2, QL-4)."""
     patient = _lock(qualification.patient)
-    qualification = Qualification.objects.select_related("disease", "renewal_of").get(
-        pk=qualification.pk
-    )
+    qualification = access.under_patient(
+        Qualification.objects.select_related("disease", "renewal_of"), patient
+    ).get(pk=qualification.pk)
     disease = facts.disease_facts(qualification.disease)
     existing = facts.patient_qualifications(patient)
     renewed = next((q for q in existing if q.id == qualification.renewal_of_id), None)
@@ -127,7 +129,9 @@ def qualification_reject(
     *, by: User, qualification: Qualification, decided_on: dt.date, reason: str
 ) -> Qualification:
     _lock(qualification.patient)
-    qualification = Qualification.objects.get(pk=qualification.pk)
+    qualification = access.under_patient(Qualification.objects.all(), qualification.patient_id).get(
+        pk=qualification.pk
+    )
     violations = _decision_violations(qualification, by, decided_on)
     violations += rules.check_rejection(reason)
     refuse_if(violations)
@@ -145,7 +149,9 @@ def qualification_cancel(
 ) -> Qualification:
     """QL-1: an APPROVED qualification may be cancelled; it ends on ``day``."""
     _lock(qualification.patient)
-    qualification = Qualification.objects.get(pk=qualification.pk)
+    qualification = access.under_patient(Qualification.objects.all(), qualification.patient_id).get(
+        pk=qualification.pk
+    )
     refuse_if(
         rules.check_cancellation(
             status=qualification.status,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 
-from cases import facts, rules
+from cases import access, facts, rules
 from cases.models import Filing, Patient, Selection, TransferLetter
 from cases.services import PolicyRefusal, refuse_if, save_as
 from institutions.models import Institution
@@ -28,7 +28,9 @@ def selection_add(
     """Select an institution from ``start`` (open-ended); the scope is computed (SL-3)."""
     # The lock serialises concurrent selections of one patient (SL-1); the database's
     # count trigger (migration 0008) is the backstop on every other write path.
-    patient = Patient.objects.select_for_update().select_related("region").get(pk=patient.pk)
+    patient = access.under_patient(
+        Patient.objects.select_for_update().select_related("region"), patient
+    ).get()
     loaded = facts.require_institution(institution.pk)
     check = rules.check_selection(
         patient_prefecture=facts.patient_prefecture(patient),
@@ -49,9 +51,13 @@ def selection_add(
     )
     if check.basis is not None:
         if check.basis.kind == "filing":
-            selection.basis_filing = Filing.objects.get(pk=check.basis.id)
+            selection.basis_filing = access.under_patient(Filing.objects.all(), patient).get(
+                pk=check.basis.id
+            )
         else:
-            selection.basis_letter = TransferLetter.objects.get(pk=check.basis.id)
+            selection.basis_letter = access.under_patient(
+                TransferLetter.objects.all(), patient
+            ).get(pk=check.basis.id)
     try:
         with transaction.atomic():
             save_as(selection, by)
@@ -69,8 +75,10 @@ def selection_add(
 @transaction.atomic
 def selection_end(*, by: User, selection: Selection, end: dt.date, reason: str) -> Selection:
     """End a selection on ``end`` (the first day it no longer applies) with a reason (SL-6)."""
-    Patient.objects.select_for_update().get(pk=selection.patient_id)
-    selection = Selection.objects.get(pk=selection.pk)
+    access.under_patient(Patient.objects.select_for_update(), selection.patient_id).get()
+    selection = access.under_patient(Selection.objects.all(), selection.patient_id).get(
+        pk=selection.pk
+    )
     refuse_if(
         rules.check_selection_end(
             start=selection.start, current_end=selection.end, end=end, reason=reason

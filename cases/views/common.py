@@ -1,17 +1,22 @@
-"""What every clerk page shares: who may use it, and how it answers."""
+"""What every clerk page shares: who may use it (decided by cases.access), how it
+answers, and how a list is exported."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any
 
+import tablib
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from cases import access
-from cases.access import can_unmask, unmasked
+from portal.audit import record_export
 from portal.models import User
+from portal.spreadsheets import CSV, XLSX
+
+EXPORT_FORMATS = ("xlsx", "csv")
 
 
 class StaffRequest(HttpRequest):
@@ -20,23 +25,26 @@ class StaffRequest(HttpRequest):
     user: User
 
 
-def bureau_staff(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+View = Callable[..., HttpResponse]
+
+
+def bureau_staff(view: View) -> View:
     """Pages for the staff of a bureau (reading); other users get a 403."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not getattr(request.user, "bureau_id", None):
+    def wrapper(request: StaffRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not access.is_bureau_staff(request.user):
             raise PermissionDenied("此页面仅供经办机构工作人员使用。")
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def recorder(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def recorder(view: View) -> View:
     """Pages that change case records: clerks, reviewers and bureau administrators."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: StaffRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not access.may_record(request.user):
             raise PermissionDenied("您没有录入门特业务的权限。")
         return view(request, *args, **kwargs)
@@ -44,4 +52,34 @@ def recorder(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-__all__ = ["StaffRequest", "bureau_staff", "can_unmask", "recorder", "unmasked"]
+def spreadsheet(
+    rows: Sequence[Sequence[Any]], headers: list[str], name: str, fmt: str
+) -> HttpResponse:
+    """``rows`` as an .xlsx or .csv download named ``name``."""
+    dataset = tablib.Dataset(*rows, headers=headers)
+    if fmt == "xlsx":
+        response = HttpResponse(XLSX().export_data(dataset), content_type=XLSX.CONTENT_TYPE)
+    else:
+        response = HttpResponse(CSV().export_data(dataset), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+def export(
+    request: StaffRequest,
+    *,
+    what: str,
+    name: str,
+    fmt: str,
+    headers: list[str],
+    rows: Callable[[bool], Sequence[Sequence[Any]]],
+) -> HttpResponse:
+    """A list exported: numbers in full only for a user who may unmask them (recorded in
+    the audit log), the export itself recorded with its row count."""
+    unmask = access.unmasked(request, f"{what}导出")
+    data = rows(unmask)
+    record_export(request.user, what, len(data), unmasked=unmask)
+    return spreadsheet(data, headers, name, fmt)
+
+
+__all__ = ["EXPORT_FORMATS", "StaffRequest", "bureau_staff", "export", "recorder", "spreadsheet"]

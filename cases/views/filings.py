@@ -6,21 +6,12 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from cases import rules, selectors
+from cases import access, rules, selectors
 from cases.forms import CancelFilingForm, FilingForm, show_refusal, today_initial
-from cases.models import Filing
 from cases.services import PolicyRefusal
 from cases.services.filings import filing_cancel, filing_create
-from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
+from cases.views.common import StaffRequest, bureau_staff, recorder
 from portal.audit import record_print
-
-
-def _filing(request: StaffRequest, pk: int) -> Filing:
-    related = ("patient__bureau", "patient__region", "destination", "transfer_letter", "created_by")
-    found: Filing = selectors.record_get(
-        request.user, Filing.objects.select_related(*related), pk, "备案"
-    )
-    return found
 
 
 @recorder
@@ -71,7 +62,7 @@ def create(request: StaffRequest, pk: int) -> HttpResponse:
 
 @recorder
 def cancel(request: StaffRequest, pk: int) -> HttpResponse:
-    filing = _filing(request, pk)
+    filing = selectors.filing_get(request.user, pk)
     form = CancelFilingForm(request.POST or None, initial=today_initial())
     if request.method == "POST" and form.is_valid():
         try:
@@ -95,7 +86,7 @@ def cancel(request: StaffRequest, pk: int) -> HttpResponse:
 
 @bureau_staff
 def receipt(request: StaffRequest, pk: int) -> HttpResponse:
-    filing = _filing(request, pk)
+    filing = selectors.filing_get(request.user, pk)
     record_print(request.user, f"备案回执 #{filing.pk}")
     materials = [rules.Material.labels.get(m, m) for m in filing.materials]
     return render(
@@ -104,7 +95,7 @@ def receipt(request: StaffRequest, pk: int) -> HttpResponse:
         {
             "filing": filing,
             "patient": filing.patient,
-            "unmask": unmasked(request, f"备案回执 #{filing.pk}"),
+            "unmask": access.unmasked(request, f"备案回执 #{filing.pk}"),
             "materials": materials,
         },
     )

@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from cases.models import Notification
+from cases import selectors
 from cases.views.common import StaffRequest
 
 
 def inbox(request: StaffRequest) -> HttpResponse:
     """The clerk's portal inbox: reminders and notices, newest first."""
-    notifications = Notification.objects.filter(user_id=int(request.user.pk or 0)).select_related(
-        "patient"
-    )
-    page = Paginator(notifications, 30).get_page(request.GET.get("page"))
+    page = Paginator(selectors.inbox(request.user), 30).get_page(request.GET.get("page"))
     return render(request, "cases/inbox.html", {"page": page})
 
 
 def inbox_read(request: StaffRequest, pk: int) -> HttpResponse:
     # Another user's message is a 404 before the method is even looked at.
-    notification = get_object_or_404(Notification, pk=pk, user_id=int(request.user.pk or 0))
+    notification = selectors.notification_get(request.user, pk)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     if notification.read_at is None:

@@ -6,12 +6,11 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from cases import selectors
+from cases import access, selectors
 from cases.forms import LetterForm, show_refusal, today_initial
-from cases.models import TransferLetter
 from cases.services import PolicyRefusal
 from cases.services.letters import letter_issue
-from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
+from cases.views.common import StaffRequest, bureau_staff, recorder
 from portal.audit import record_print
 
 
@@ -42,10 +41,7 @@ def issue(request: StaffRequest, pk: int) -> HttpResponse:
 
 @bureau_staff
 def letter_print(request: StaffRequest, pk: int) -> HttpResponse:
-    related = ("patient__bureau", "patient__region", "disease", "issuer", "receiver__location")
-    letter = selectors.record_get(
-        request.user, TransferLetter.objects.select_related(*related), pk, "转诊证明"
-    )
+    letter = selectors.letter_get(request.user, pk)
     record_print(request.user, f"转诊证明 {letter.serial}")
     return render(
         request,
@@ -53,6 +49,6 @@ def letter_print(request: StaffRequest, pk: int) -> HttpResponse:
         {
             "letter": letter,
             "patient": letter.patient,
-            "unmask": unmasked(request, f"转诊证明 {letter.serial}"),
+            "unmask": access.unmasked(request, f"转诊证明 {letter.serial}"),
         },
     )

@@ -2,87 +2,42 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-import tablib
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from cases import facts, rules, selectors
+from cases import access, facts, rules, selectors
 from cases.forms import RegisterForm, SearchForm, show_refusal
-from cases.masking import ID_LIKE, NOT_IN_URLS, identifies_someone
-from cases.models import Filing, Patient, Qualification, Selection
-from cases.search import name_q, pinyin_q
+from cases.masking import NOT_IN_URLS, identifies_someone
+from cases.models import Patient, Selection
 from cases.services import PolicyRefusal
 from cases.services.patients import find_registered, patient_register
-from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
+from cases.views.common import EXPORT_FORMATS, StaffRequest, bureau_staff, export, recorder
 from institutions.parameters import parameters_on
 from portal import searches
-from portal.audit import record_export
-from portal.spreadsheets import CSV, XLSX
 
 PAGE_SIZE = 25
 EXPORT_LIMIT = 10_000
 
 
 def search(user: Any, form: SearchForm) -> QuerySet[Patient]:
-    """Patients of the user's bureau matching the search form (see the issue's rules)."""
-    qs = selectors.patient_list(user)
+    """Patients of the user's bureau matching a search form; none for an invalid one."""
     if not form.is_valid():
-        return qs.none()
+        return selectors.patient_list(user).none()
     data = form.cleaned_data
-    q = rules.normalize_cert_number(data.get("q") or "")
-    if q:
-        if q.isdigit() and 7 <= len(q) <= 11:
-            qs = qs.filter(Q(phone=q) | Q(cert_number=q))
-        elif len(q) == 15 and q.isdigit():
-            qs = qs.filter(cert_number=rules.upgrade_first_generation(q))  # ID-1
-        elif ID_LIKE.match(q) and any(c.isdigit() for c in q):
-            qs = qs.filter(cert_number=q)
-        elif q.isascii() and q.isalpha():
-            qs = qs.filter(pinyin_q("", q))
-        else:
-            qs = qs.filter(name_q("name", data["q"]))
-    if data.get("insurance_type"):
-        qs = qs.filter(insurance_type=data["insurance_type"])
-    today = facts.today()
-    if data.get("disease"):
-        # Holding the qualification today, by its dates (whatever the daily job marked).
-        held = Qualification.objects.filter(
-            Q(valid_until__isnull=True) | Q(valid_until__gt=today),
-            patient=OuterRef("pk"),
-            disease=data["disease"],
-            status__in=rules.HELD,
-            valid_from__lte=today,
-        )
-        qs = qs.filter(Exists(held))
-    if data.get("filing_status"):
-        filed = Filing.objects.filter(
-            Q(end__isnull=True) | Q(end__gt=today),
-            patient=OuterRef("pk"),
-            status__in=["active", "expired"],
-            start__lte=today,
-        )
-        active = Exists(filed)
-        qs = qs.filter(active) if data["filing_status"] == "active" else qs.exclude(active)
-    return qs.order_by("-created_at", "-pk")
-
-
-def export_response(rows: list[list[Any]], headers: list[str], name: str, fmt: str) -> HttpResponse:
-    dataset = tablib.Dataset(*rows, headers=headers)
-    if fmt == "xlsx":
-        content = XLSX().export_data(dataset)
-        response = HttpResponse(content, content_type=XLSX.CONTENT_TYPE)
-        extension = "xlsx"
-    else:
-        response = HttpResponse(CSV().export_data(dataset), content_type="text/csv; charset=utf-8")
-        extension = "csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
-    return response
+    criteria = selectors.PatientCriteria(
+        q=data.get("q") or "",
+        insurance_type=data.get("insurance_type") or "",
+        disease=data.get("disease"),
+        filing_status=data.get("filing_status") or "",
+    )
+    return selectors.patient_search(user, criteria, facts.today())
 
 
 def patient_row(patient: Patient, unmask: bool) -> list[Any]:
@@ -126,13 +81,17 @@ def patient_search(request: StaffRequest) -> HttpResponse:
             if data is not None
             else selectors.patient_list(request.user).order_by("-created_at", "-pk")
         )
-    fmt = request.GET.get("export")
-    unmask = unmasked(request, "参保人查询" + ("导出" if fmt else "列表"))
-    if fmt in ("xlsx", "csv"):
-        patients = list(qs[:EXPORT_LIMIT])
-        record_export(request.user, "参保人查询结果", len(patients), unmasked=unmask)
-        headers = ["姓名", "证件号码", "险种", "参保地", "联系电话", "登记日期"]
-        return export_response([patient_row(p, unmask) for p in patients], headers, "patients", fmt)
+    fmt = request.GET.get("export", "")
+    if fmt in EXPORT_FORMATS:
+        return export(
+            request,
+            what="参保人查询结果",
+            name="patients",
+            fmt=fmt,
+            headers=["姓名", "证件号码", "险种", "参保地", "联系电话", "登记日期"],
+            rows=lambda unmask: [patient_row(p, unmask) for p in qs[:EXPORT_LIMIT]],
+        )
+    unmask = access.unmasked(request, "参保人查询列表")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -171,7 +130,9 @@ def patient_register_view(request: StaffRequest) -> HttpResponse:
     return render(request, "cases/patient_register.html", {"form": form})
 
 
-def selection_slots(selections: list[Selection], today: Any, limit: int) -> list[dict[str, Any]]:
+def selection_slots(
+    selections: list[Selection], today: dt.date, limit: int
+) -> list[dict[str, Any]]:
     """As many boxes as SL-1 allows today: the selections active today, then those not yet
     started, in the order of their slot number (定点排序号), then empty boxes."""
     current = [s for s in selections if rules.Period(s.start, s.end).covers(today)]
@@ -190,7 +151,7 @@ def selection_slots(selections: list[Selection], today: Any, limit: int) -> list
 def patient_detail(request: StaffRequest, pk: int) -> HttpResponse:
     case = selectors.case_file(request.user, pk)
     today = facts.today()
-    unmask = unmasked(request, f"参保人档案 #{case.patient.pk}")
+    unmask = access.unmasked(request, f"参保人档案 #{case.patient.pk}")
     limit = parameters_on(today).max_selected_institutions
     return render(
         request,
@@ -206,7 +167,7 @@ def patient_detail(request: StaffRequest, pk: int) -> HttpResponse:
             ],
             "timeline": selectors.timeline(case.patient),
             "unmask": unmask,
-            "may_review": request.user.has_perm("cases.review_qualification"),
+            "may_review": access.may_review(request.user),
             "finder_url": reverse("institution_finder") + f"?patient={case.patient.pk}",
         },
     )

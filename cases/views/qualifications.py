@@ -16,9 +16,8 @@ from cases.services.qualifications import (
     qualification_approve,
     qualification_reject,
 )
-from cases.views.common import StaffRequest, bureau_staff, recorder, unmasked
-from cases.views.patients import export_response
-from portal.audit import record_export
+from cases.views.common import EXPORT_FORMATS, StaffRequest, bureau_staff, export, recorder
+from cases.views.patients import EXPORT_LIMIT
 
 
 @recorder
@@ -51,12 +50,7 @@ def apply(request: StaffRequest, pk: int) -> HttpResponse:
 
 def _reviewable(request: StaffRequest, pk: int) -> Qualification:
     # Scope first: a record of another bureau is a 404 whatever the user's role.
-    qualification: Qualification = selectors.record_get(
-        request.user,
-        Qualification.objects.select_related("patient", "disease", "recorded_by"),
-        pk,
-        "申请",
-    )
+    qualification = selectors.qualification_get(request.user, pk)
     if not access.may_review(request.user):
         raise PermissionDenied("只有复核人员才能复核门特资格。")
     return qualification
@@ -107,22 +101,24 @@ def review_queue(request: StaffRequest) -> HttpResponse:
     if not access.may_review(request.user):
         raise PermissionDenied("只有复核人员才能使用复核队列。")
     queue = selectors.reviews_waiting(request.user)
-    fmt = request.GET.get("export")
-    if fmt in ("xlsx", "csv"):
-        unmask = unmasked(request, "待复核队列导出")
-        rows = [
-            [
-                q.patient.name,
-                q.patient.cert_number if unmask else q.patient.masked_cert_number,
-                f"{q.disease.code} {q.disease.name}",
-                q.applied_on.isoformat(),
-                q.recorded_by.get_full_name() or q.recorded_by.username,
-            ]
-            for q in queue[:10_000]
-        ]
-        record_export(request.user, "待复核队列", len(rows), unmasked=unmask)
-        return export_response(
-            rows, ["姓名", "证件号码", "病种", "申请日期", "录入人"], "reviews", fmt
+    fmt = request.GET.get("export", "")
+    if fmt in EXPORT_FORMATS:
+        return export(
+            request,
+            what="待复核队列",
+            name="reviews",
+            fmt=fmt,
+            headers=["姓名", "证件号码", "病种", "申请日期", "录入人"],
+            rows=lambda unmask: [
+                [
+                    q.patient.name,
+                    q.patient.cert_number if unmask else q.patient.masked_cert_number,
+                    f"{q.disease.code} {q.disease.name}",
+                    q.applied_on.isoformat(),
+                    q.recorded_by.get_full_name() or q.recorded_by.username,
+                ]
+                for q in queue[:EXPORT_LIMIT]
+            ],
         )
     return render(
         request, "cases/review_queue.html", {"queue": queue[:200], "count": queue.count()}

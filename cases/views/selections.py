@@ -8,7 +8,6 @@ from django.shortcuts import redirect, render
 
 from cases import selectors
 from cases.forms import EndSelectionForm, SelectionForm, show_refusal, today_initial
-from cases.models import Selection
 from cases.services import PolicyRefusal
 from cases.services.selections import selection_add, selection_end
 from cases.views.common import StaffRequest, recorder
@@ -51,9 +50,7 @@ def add(request: StaffRequest, pk: int) -> HttpResponse:
 
 @recorder
 def end(request: StaffRequest, pk: int) -> HttpResponse:
-    selection = selectors.record_get(
-        request.user, Selection.objects.select_related("patient", "institution"), pk, "选点"
-    )
+    selection = selectors.selection_get(request.user, pk)
     form = EndSelectionForm(request.POST or None, initial=today_initial())
     if request.method == "POST" and form.is_valid():
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -14,7 +13,6 @@ from cases.models import Patient
 from cases.policy_catalog import SECTIONS
 from cases.settlement import settlement_check
 from cases.views.common import StaffRequest, bureau_staff
-from institutions.models import Institution, NetworkedSettlement
 from institutions.parameters import SPECS, parameters_on
 
 
@@ -69,18 +67,15 @@ def settlement(request: StaffRequest) -> HttpResponse:
     )
 
 
+AUTOCOMPLETE_MIN_LENGTH = 2
+
+
 @bureau_staff
 def institution_autocomplete(request: StaffRequest) -> JsonResponse:
-    term = rules.normalize_cert_number(request.GET.get("q", ""))[:40]
-    if len(term) < 2:
+    term = request.GET.get("q", "")
+    if len(rules.normalize_cert_number(term)) < AUTOCOMPLETE_MIN_LENGTH:
         return JsonResponse({"results": []})
-    qs = Institution.objects.filter(
-        Q(code__startswith=term) | Q(name__contains=request.GET["q"].strip())
-    )
-    results = [
-        {"code": code, "name": name}
-        for code, name in qs.order_by("code").values_list("code", "name")[:20]
-    ]
+    results = [{"code": code, "name": name} for code, name in selectors.institution_choices(term)]
     return JsonResponse({"results": results})
 
 
@@ -92,22 +87,9 @@ def institution_finder(request: StaffRequest) -> HttpResponse:
         patient = selectors.patient_get(request.user, request.GET["patient"])
     results = []
     if form.is_bound and form.is_valid():
-        region = form.cleaned_data["destination"]
-        disease = form.cleaned_data["disease"]
-        in_guangxi = region.code.startswith(rules.GUANGXI[:2])
-        place = (
-            Q(institution__location__prefecture=region)
-            if region.level == 2
-            else Q(institution__location__code__startswith=region.code[:2])
+        results = selectors.networked_institutions(
+            form.cleaned_data["destination"], form.cleaned_data["disease"], facts.today()
         )
-        networked = Q(in_region=True) if in_guangxi else Q(cross_province=True)
-        today = facts.today()
-        rows = (
-            NetworkedSettlement.objects.filter(place, networked, disease=disease)
-            .select_related("institution__location")
-            .order_by("-institution__level", "institution__code")[:200]
-        )
-        results = [r.institution for r in rows if r.institution.designated_on(today)]
     return render(
         request, "cases/finder.html", {"form": form, "results": results, "patient": patient}
     )

@@ -12,8 +12,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cases import access
 from cases.models import Patient, Qualification
-from portal import access
 from portal.models import AuditEvent, Role, User
 from tests import factories
 from tests.conftest import PASSWORD, make_user

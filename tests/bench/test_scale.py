@@ -1,11 +1,10 @@
 """The synthetic data generator writes rows the database constraints accept."""
 
 import datetime as dt
-import io
 
 import pytest
-from django.core.management import call_command
 
+from bench.scale import seed_scale
 from cases import rules
 from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
 
@@ -13,9 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_seed_scale_fills_every_guangxi_county_with_valid_records(regions):
-    out = io.StringIO()
-    call_command("seed_scale", "--patients", "2000", stdout=out)
-    assert "参保人 2000" in out.getvalue()
+    report = seed_scale(2000)
+    assert "参保人 2000" in str(report)
     assert Patient.objects.count() == 2000
     assert Patient.objects.values("region").distinct().count() == 111
     assert 3400 <= Qualification.objects.count() <= 4000

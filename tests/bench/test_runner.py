@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from portal.bench import runner
+from bench import runner
 
 
 def test_percentiles_and_query_count():

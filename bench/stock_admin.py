@@ -3,7 +3,7 @@ with Django's stock ModelAdmin, keeping only what a team would write first (the 
 columns, filters and search fields, lookup prefixes removed) and Django's defaults for the
 rest: no list_select_related, a full result count, the default search and paginator.
 
-Mounted at /bench/stock-admin/ only when the BENCH_STOCK_ADMIN setting is on (`make bench`).
+Mounted at /bench/stock-admin/ by bench.urls (bench.settings, `make bench`) only.
 """
 
 from __future__ import annotations

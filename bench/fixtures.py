@@ -1,4 +1,4 @@
-"""Sessions and sample inputs for one benchmark database (run by portal.bench.runner in a
+"""Sessions and sample inputs for one benchmark database (run by bench.runner in a
 subprocess whose DATABASE_URL names that database).
 
 Sessions are issued directly (SessionStore), the way a login would leave them, so the

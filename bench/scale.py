@@ -1,4 +1,4 @@
-"""Synthetic province-scale data for benchmarks (`manage.py seed_scale`).
+"""Synthetic province-scale data for benchmarks (`seed_scale`, with bench.settings).
 
 Rows go in with PostgreSQL COPY, generated on the fly: patients spread over every
 Guangxi county with valid ID numbers and Chinese names, about two qualifications and two

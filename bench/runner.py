@@ -2,7 +2,7 @@
 every clerk and admin page by its Server-Timing header, run 50 simulated clerks with
 locust, run the reminder job twice, and write docs/benchmarks.md.
 
-    python -m portal.bench.runner --scales 10000,300000,3000000
+    python -m bench.runner --scales 10000,300000,3000000
 
 Each scale has its own database, ``mente_bench_<patients>``, on the bench's own embedded
 PostgreSQL 18 under var/benchpg (or the server of ``BENCH_DATABASE_URL``). A database
@@ -36,7 +36,7 @@ from typing import Any
 
 import psycopg
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 TIMING = re.compile(r'app;dur=([\d.]+), db;dur=([\d.]+);desc="(\d+)"')
 
@@ -174,9 +174,7 @@ def base_env(database: str) -> dict[str, str]:
         SECURE_SSL_REDIRECT="0",
         SECURE_COOKIES="0",
         BEHIND_TLS_PROXY="0",
-        SERVER_TIMING="1",
-        BENCH_STOCK_ADMIN="1",
-        DJANGO_SETTINGS_MODULE="portal.settings",
+        DJANGO_SETTINGS_MODULE="bench.settings",
     )
     return env
 
@@ -437,7 +435,7 @@ def bench_scale(patients: int, opts: argparse.Namespace, log: Any) -> ScaleResul
     env = base_env(database)
     fixtures_path = Path(tempfile.mkdtemp(prefix="bench-")) / "fixtures.json"
     subprocess.run(  # noqa: S603
-        [PYTHON, "-m", "portal.bench.fixtures", str(opts.users), str(opts.samples), fixtures_path],
+        [PYTHON, "-m", "bench.fixtures", str(opts.users), str(opts.samples), fixtures_path],
         cwd=BASE_DIR,
         env=env,
         check=True,
@@ -634,7 +632,7 @@ def report(results: list[ScaleResult], opts: argparse.Namespace, started: float)
         f"## {opts.users} 个并发经办人员（locust，{opts.locust_seconds} 秒，回环地址）",
         "",
         "每个模拟经办人员使用自己县区的会话，按实际比例混合：证件号码查询、姓名查询、"
-        "拼音查询、参保人页面、直接结算判断、工作台（见 `portal/bench/locustfile.py`）。"
+        "拼音查询、参保人页面、直接结算判断、工作台（见 `bench/locustfile.py`）。"
         "locust 与服务器在同一台 2 核机器上运行，压测端本身也占用 CPU。",
         "",
         "| 参保人 | 请求数 | 失败 | 吞吐（请求/秒） | p50 ms | p95 ms | p99 ms |",

@@ -1,6 +1,6 @@
 """50 simulated clerks for `make bench` (locust, loopback only).
 
-Each simulated clerk works in their own county with the session `portal.bench.fixtures`
+Each simulated clerk works in their own county with the session `bench.fixtures`
 issued, and does what a clerk does most: find a patient by ID number, name or pinyin
 initials, open the patient's page, check direct settlement, look at the dashboard.
 """

@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cases.scale import seed_scale
+from bench.scale import seed_scale
 
 
 class Command(BaseCommand):
