@@ -269,6 +269,29 @@ class CancelFilingForm(forms.Form):
     reason = forms.CharField(label="取消原因", max_length=200)
 
 
+class ChangeFilingForm(AgentForm):
+    """FL-4/FL-10: the filing ends as changed on ``day``; a new one starts that day."""
+
+    day = forms.DateField(label="变更日期（新备案的开始日）", widget=DateInput())
+    destination = DestinationField(label="新的就医地（广西以外）")
+    materials = forms.MultipleChoiceField(
+        choices=rules.Material.choices,
+        label="已收材料",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    reason = forms.CharField(label="变更原因", max_length=200)
+
+    field_order = ["day", "destination", "materials", "reason"]
+
+
+class CancelQualificationForm(forms.Form):
+    """QL-1: an approved qualification ends on ``day``."""
+
+    day = forms.DateField(label="取消日期（资格自该日起不再有效）", widget=DateInput())
+    reason = forms.CharField(label="取消原因", max_length=200)
+
+
 class LetterForm(forms.Form):
     disease = disease_field()
     issuer = InstitutionField(label="开具机构（参保地二级及以上医院）")

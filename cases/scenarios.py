@@ -753,11 +753,14 @@ def run_scenario(scenario: dict[str, Any]) -> Result:
     return Result(name, "PASS")
 
 
-def run_paths(paths: Iterable[str | Path]) -> list[Result]:
-    results = []
+def run_paths(paths: Iterable[str | Path]) -> Iterator[Result]:
+    """Every scenario of the files and directories in ``paths``, run as it is read; a
+    file that does not load is one ERROR result."""
     for _path, scenario, error in iter_scenarios(paths):
-        results.append(error if error else run_scenario(scenario))  # type: ignore[arg-type]
-    return results
+        if error is not None:
+            yield error
+        elif scenario is not None:
+            yield run_scenario(scenario)
 
 
 def summary(results: list[Result]) -> str:

@@ -34,9 +34,8 @@ def url_names(*, with_object: bool) -> set[str]:
             if isinstance(p, URLResolver):
                 if not str(p.pattern).startswith("admin/"):
                     walk(p.url_patterns)
-            elif isinstance(p, URLPattern) and p.name:
-                if bool(p.pattern.converters) == with_object:
-                    names.add(p.name)
+            elif isinstance(p, URLPattern) and p.name and bool(p.pattern.converters) == with_object:
+                names.add(p.name)
 
     walk(get_resolver().url_patterns)
     return names
@@ -73,6 +72,8 @@ MATRIX = {
     "qualification_review": ("submitted", 403, 200, 200),
     "selection_end": ("selection", 200, 200, 200),
     "filing_cancel": ("filing", 200, 200, 200),
+    "filing_change": ("filing", 200, 200, 200),
+    "qualification_cancel": ("qualification", 200, 200, 200),
     "filing_receipt": ("filing", 200, 200, 200),
     "letter_print": ("letter", 200, 200, 200),
     # The inbox is per user: only its owner reaches a message, and only by POST.
@@ -187,7 +188,9 @@ def test_pages_answer_by_role_and_never_show_another_bureau(
 
     theirs = other_bureaus_case
     hidden = [theirs.name, theirs.cert_number, theirs.masked_cert_number, "他局消息"]
-    for user, status in zip((clerk, reviewer, bureau_admin, data_admin), PAGES[name, query]):
+    for user, status in zip(
+        (clerk, reviewer, bureau_admin, data_admin), PAGES[name, query], strict=True
+    ):
         response = client_for(user).get(url)
         assert response.status_code == status, (name, query, user.username)
         if status == 200 and "xlsx" not in query:

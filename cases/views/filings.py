@@ -7,9 +7,15 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from cases import access, rules, selectors
-from cases.forms import CancelFilingForm, FilingForm, show_refusal, today_initial
+from cases.forms import (
+    CancelFilingForm,
+    ChangeFilingForm,
+    FilingForm,
+    show_refusal,
+    today_initial,
+)
 from cases.services import PolicyRefusal
-from cases.services.filings import filing_cancel, filing_create
+from cases.services.filings import filing_cancel, filing_change, filing_create
 from cases.views.common import StaffRequest, bureau_staff, recorder
 from portal.audit import record_print
 
@@ -81,6 +87,35 @@ def cancel(request: StaffRequest, pk: int) -> HttpResponse:
         request,
         "cases/form.html",
         {"form": form, "patient": filing.patient, "title": f"取消备案：{filing}"},
+    )
+
+
+@recorder
+def change(request: StaffRequest, pk: int) -> HttpResponse:
+    filing = selectors.filing_get(request.user, pk)
+    form = ChangeFilingForm(request.POST or None, initial=today_initial())
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            new = filing_change(
+                by=request.user,
+                filing=filing,
+                day=data["day"],
+                destination=data["destination"],
+                materials=data["materials"],
+                reason=data["reason"],
+                channel=data["channel"],
+                agent=form.agent(),
+            )
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(request, f"备案已变更，新的备案自 {new.start} 起生效。")
+            return redirect("patient_detail", pk=filing.patient_id)
+    return render(
+        request,
+        "cases/form.html",
+        {"form": form, "patient": filing.patient, "title": f"变更备案：{filing}"},
     )
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from cases import access, facts, rules, selectors
 from cases.forms import RegisterForm, SearchForm, show_refusal
 from cases.masking import NOT_IN_URLS, identifies_someone
-from cases.models import Patient, Selection
+from cases.models import Patient, Qualification, Selection
 from cases.services import PolicyRefusal
 from cases.services.patients import find_registered, patient_register
 from cases.views.common import EXPORT_FORMATS, StaffRequest, bureau_staff, export, recorder
@@ -168,6 +168,7 @@ def patient_detail(request: StaffRequest, pk: int) -> HttpResponse:
             "timeline": selectors.timeline(case.patient),
             "unmask": unmask,
             "may_review": access.may_review(request.user),
+            "cancellable": (Qualification.Status.APPROVED, Qualification.Status.EXPIRED),
             "finder_url": reverse("institution_finder") + f"?patient={case.patient.pk}",
         },
     )

@@ -8,12 +8,19 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from cases import access, selectors
-from cases.forms import ApplyForm, ReviewForm, show_refusal, today_initial
+from cases.forms import (
+    ApplyForm,
+    CancelQualificationForm,
+    ReviewForm,
+    show_refusal,
+    today_initial,
+)
 from cases.models import Qualification
 from cases.services import PolicyRefusal
 from cases.services.qualifications import (
     qualification_apply,
     qualification_approve,
+    qualification_cancel,
     qualification_reject,
 )
 from cases.views.common import EXPORT_FORMATS, StaffRequest, bureau_staff, export, recorder
@@ -93,6 +100,31 @@ def review(request: StaffRequest, pk: int) -> HttpResponse:
             "patient": qualification.patient,
             "own": own,
         },
+    )
+
+
+@recorder
+def cancel(request: StaffRequest, pk: int) -> HttpResponse:
+    qualification = selectors.qualification_get(request.user, pk)
+    form = CancelQualificationForm(request.POST or None, initial=today_initial())
+    if request.method == "POST" and form.is_valid():
+        try:
+            qualification_cancel(
+                by=request.user,
+                qualification=qualification,
+                day=form.cleaned_data["day"],
+                reason=form.cleaned_data["reason"],
+            )
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(request, "门特资格已取消。")
+            return redirect("patient_detail", pk=qualification.patient_id)
+    title = f"取消门特资格：{qualification.disease.code} {qualification.disease.name}"
+    return render(
+        request,
+        "cases/form.html",
+        {"form": form, "patient": qualification.patient, "title": title},
     )
 
 

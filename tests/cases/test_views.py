@@ -471,6 +471,43 @@ def test_file_cancel_and_print_receipt(client_for, clerk, patient):
     assert filing.status == "cancelled"
 
 
+def test_change_a_filing_to_another_destination(client_for, clerk, patient):
+    client = client_for(clerk)
+    client.post(reverse("filing_create", args=[patient.pk]), filing_data())
+    filing = Filing.objects.get()
+    page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert reverse("filing_change", args=[filing.pk]) in page
+    url = reverse("filing_change", args=[filing.pk])
+    change = {"day": "2025-04-01", "destination": "330100", "reason": "改往杭州"}
+    refused = client.post(url, {**change, "channel": "window"})
+    assert "FL-5" in refused.context["form"].errors["materials"][0]
+    assert Filing.objects.count() == 1
+    client.post(url, {**change, "channel": "window", "materials": ["identity"]})
+    filing.refresh_from_db()
+    new = Filing.objects.exclude(pk=filing.pk).get()
+    assert (filing.status, filing.end, filing.replaced_by_id) == (
+        "changed",
+        dt.date(2025, 4, 1),
+        new.pk,
+    )
+    assert (new.destination_id, new.start, new.status) == ("330100", dt.date(2025, 4, 1), "active")
+
+
+def test_cancel_a_qualification(client_for, clerk, reviewer, patient):
+    q = qualified(clerk, reviewer, patient)
+    client = client_for(clerk)
+    page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    url = reverse("qualification_cancel", args=[q.pk])
+    assert url in page
+    refused = client.post(url, {"day": "2024-12-01", "reason": "参保人死亡"})
+    assert "QL-1" in refused.context["form"].errors["day"][0]
+    client.post(url, {"day": "2025-03-01", "reason": "参保人死亡"})
+    q.refresh_from_db()
+    assert (q.status, q.valid_until) == ("cancelled", dt.date(2025, 3, 1))
+    page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert url not in page
+
+
 def test_filing_destination_list_excludes_guangxi(client_for, clerk, patient):
     client = client_for(clerk)
     page = client.get(reverse("filing_create", args=[patient.pk])).content.decode()

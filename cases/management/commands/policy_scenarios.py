@@ -13,8 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         results = []
-        for _path, scenario, error in scenarios.iter_scenarios(options["paths"]):
-            result = error if error else scenarios.run_scenario(scenario)  # type: ignore[arg-type]
+        for result in scenarios.run_paths(options["paths"]):
             results.append(result)
             self.stdout.write(result.line())
         self.stdout.write(scenarios.summary(results))
