@@ -1,5 +1,5 @@
-"""Sessions and sample inputs for one benchmark database (run by bench.runner in a
-subprocess whose DATABASE_URL names that database).
+"""Sessions and sample inputs for one benchmark database (the bench_fixtures command,
+run by bench.runner with DATABASE_URL naming that database).
 
 Sessions are issued directly (SessionStore), the way a login would leave them, so the
 timed load is the clerks' work and not fifty Argon2 password checks. The data
@@ -8,18 +8,25 @@ administrator's session carries a verified TOTP device, as after a real second f
 
 from __future__ import annotations
 
-import json
 import random
-import sys
+import time
 from typing import Any
 
-import django
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.db.models import Max, Min
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from cases.models import Filing, Patient, Qualification
+from institutions.models import Institution
+from portal.models import Role, User
 
 
 def _sample_rows(model: Any, count: int, rng: random.Random, **filters: Any) -> list[Any]:
     """About `count` rows spread over the table, found by random id probes (no ORDER BY
     random() over millions of rows)."""
-    from django.db.models import Max, Min
 
     qs = model._default_manager.filter(**filters)
     bounds = qs.aggregate(low=Min("pk"), high=Max("pk"))
@@ -46,11 +53,6 @@ def _session_for(
     """A signed-in session for ``user``; ``searches`` are kept in it as the search form
     keeps a posted search (portal.searches.remember), so that a search by ID
     number is measured as clerks reach its results: by key, the number not in the URL."""
-    import time
-
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
 
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
@@ -84,7 +86,6 @@ def _search_term(row: Any, field: str) -> str:
 
 def _clerk_samples(clerk: Any, count: int, rng: random.Random) -> dict[str, Any]:
     """A clerk's session and inputs from their own bureau's patients."""
-    from cases.models import Patient, Qualification
 
     patients = _sample_rows(Patient, count, rng, bureau=clerk.bureau)
     approved = {
@@ -115,12 +116,6 @@ def _clerk_samples(clerk: Any, count: int, rng: random.Random) -> dict[str, Any]
 
 
 def prepare(clerks: int, samples: int, seed: int = 8) -> dict[str, Any]:
-    from django.contrib import admin
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from cases.models import Filing, Patient
-    from institutions.models import Institution
-    from portal.models import Role, User
 
     rng = random.Random(seed)  # noqa: S311 - sampling, not secrets
     clerk_users = list(
@@ -171,14 +166,3 @@ def prepare(clerks: int, samples: int, seed: int = 8) -> dict[str, Any]:
         "changelists": changelists,
         "keyed_changelists": keyed,
     }
-
-
-def main() -> None:
-    django.setup()
-    clerks, samples, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    with open(path, "w", encoding="utf-8") as out:
-        json.dump(prepare(clerks, samples), out, ensure_ascii=False)
-
-
-if __name__ == "__main__":
-    main()

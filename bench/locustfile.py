@@ -13,12 +13,13 @@ import json
 import os
 import random
 import urllib.parse
+from zoneinfo import ZoneInfo
 
 from locust import FastHttpUser, between, task
 
 FIXTURES = json.loads(open(os.environ["BENCH_FIXTURES"], encoding="utf-8").read())  # noqa: SIM115
 CLERKS = itertools.cycle(FIXTURES["clerks"])
-TODAY = dt.date.today().isoformat()
+TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
 
 
 def q(value: object) -> str:

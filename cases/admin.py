@@ -5,6 +5,7 @@ personal numbers masked unless the user may unmask them, which is audited."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from django.contrib import admin
@@ -19,7 +20,7 @@ from cases.models import Filing, Patient, Qualification, Reminder, Selection, Tr
 from portal.admin_base import HistoryAdmin, ScopedAdmin
 
 
-class EstimatedCountPaginator(Paginator):
+class EstimatedCountPaginator(Paginator[Any]):
     """Counts a filtered or searched list exactly, but takes an unfiltered table's size
     from PostgreSQL's statistics: COUNT(*) over millions of rows would cost more than the
     page, and "about 3,000,000" is all the page needs to show."""
@@ -41,7 +42,7 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
-class IndexedSearchMixin(admin.ModelAdmin):
+class IndexedSearchMixin(admin.ModelAdmin[Any]):
     """Admin search in which each term goes to the one index that can answer it
     (cases.search): an ID number or code exactly, a name by trigram or prefix, pinyin by
     initials. Django's default ORs an icontains over every search field, which PostgreSQL
@@ -131,7 +132,7 @@ class ReadOnlyCaseAdmin(IndexedSearchMixin, HistoryAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)
-        if response.status_code == 200:
+        if response.status_code == HTTPStatus.OK:
             self.audit_unmasking(request, object_id)
         return response
 

@@ -18,13 +18,14 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from cases import rules
 from cases.models import Delivery, Notification, Reminder, SmsOutbox
 from portal.models import Role, User
+from portal.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -275,8 +276,8 @@ ENQUEUE_CHUNK = 500  # deliveries per message: a catch-up run may create hundred
 def enqueue(delivery_ids: Iterable[int]) -> None:
     """Send the deliveries through the worker once the transaction commits, a chunk per
     message (each delivery is still claimed and sent on its own)."""
-    from cases.tasks import deliver_reminder, deliver_reminders
-    from portal.queue import enqueue_on_commit
+    # cases.tasks imports this module to run the deliveries: a cycle.
+    from cases.tasks import deliver_reminder, deliver_reminders  # noqa: PLC0415
 
     ids = list(delivery_ids)
     if len(ids) == 1:
@@ -288,8 +289,6 @@ def enqueue(delivery_ids: Iterable[int]) -> None:
 
 def status_counts() -> dict[str, Any]:
     """For the status page: deliveries by status and the oldest one still pending."""
-    from django.db.models import Count, Min
-
     counts = dict(
         Delivery.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
     )

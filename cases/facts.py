@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from cases import access, rules
 from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
@@ -41,7 +42,7 @@ def require_institution(pk: int) -> Institution:
     )
 
 
-def _networked_prefetch() -> Prefetch:
+def _networked_prefetch() -> Prefetch[str]:
     return Prefetch(
         "networked_settlements",
         queryset=NetworkedSettlement.objects.select_related("disease"),
@@ -152,7 +153,6 @@ def today() -> dt.date:
     override = _today_override.get()
     if override is not None:
         return override
-    from django.utils import timezone
 
     return timezone.localdate()
 

@@ -7,11 +7,13 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from cases import access, rules
+from cases.facts import today
 from cases.models import Filing, Patient, TransferLetter
 from cases.services import PolicyRefusal
 from institutions.models import Disease, Institution, Region
@@ -79,7 +81,7 @@ class CodeField(forms.CharField):
         return rules.normalize_cert_number(super().to_python(value) or "")
 
 
-class InstitutionField(forms.ModelChoiceField):
+class InstitutionField(forms.ModelChoiceField[Institution]):
     """An institution chosen by its code (typed, or picked from the autocomplete list)."""
 
     widget = forms.TextInput(
@@ -106,7 +108,7 @@ class InstitutionField(forms.ModelChoiceField):
         return f"{obj.code} {obj.name}"
 
 
-def disease_field(**kwargs: Any) -> forms.ModelChoiceField:
+def disease_field(**kwargs: Any) -> forms.ModelChoiceField[Disease]:
     return forms.ModelChoiceField(
         queryset=Disease.objects.filter(active=True).order_by("code"),
         label="病种",
@@ -205,7 +207,6 @@ class EndSelectionForm(forms.Form):
 
 def filing_destinations() -> Any:
     """FL-1: prefecture-level cities and the four municipalities, outside Guangxi."""
-    from django.db.models import Q
 
     return (
         Region.objects.filter(active=True)
@@ -215,7 +216,7 @@ def filing_destinations() -> Any:
     )
 
 
-class DestinationField(forms.ModelChoiceField):
+class DestinationField(forms.ModelChoiceField[Region]):
     default_error_messages = {
         "invalid_choice": "FL-1：目的地应为广西以外的地级市或直辖市。",
     }
@@ -327,7 +328,6 @@ class FinderForm(forms.Form):
 
 
 def today_initial() -> dict[str, dt.date]:
-    from cases.facts import today
 
     day = today()
     return {

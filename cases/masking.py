@@ -10,18 +10,22 @@ import re
 
 from cases.rules import normalize_cert_number
 
+KEPT = 4  # characters kept at each end of an ID number, at the end of a phone
+MOBILE_LENGTH = 11  # a mobile number: its first three digits are kept too
+PHONE_LENGTHS = range(7, MOBILE_LENGTH + 1)  # a landline (7 or 8 digits) to a mobile
+
 
 def mask_cert_number(number: str) -> str:
-    if len(number) <= 8:
+    if len(number) <= 2 * KEPT:
         return number[:2] + "*" * max(len(number) - 2, 0)
-    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+    return number[:KEPT] + "*" * (len(number) - 2 * KEPT) + number[-KEPT:]
 
 
 def mask_phone(phone: str) -> str:
-    if len(phone) >= 11:
-        return phone[:3] + "****" + phone[-4:]
-    if len(phone) > 4:
-        return "*" * (len(phone) - 4) + phone[-4:]
+    if len(phone) >= MOBILE_LENGTH:
+        return phone[:3] + "****" + phone[-KEPT:]
+    if len(phone) > KEPT:
+        return "*" * (len(phone) - KEPT) + phone[-KEPT:]
     return "*" * len(phone)
 
 
@@ -43,5 +47,5 @@ def identifies_someone(term: str) -> bool:
     (access logs, Referer headers, browser history): search forms post them instead."""
     q = normalize_cert_number(term)
     if q.isdigit():
-        return len(q) >= 7
+        return len(q) >= PHONE_LENGTHS.start
     return bool(ID_LIKE.match(q)) and any(c.isdigit() for c in q)

@@ -19,9 +19,10 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from cases import rules
-from cases.models import Filing, Qualification, Reminder, TransferLetter
+from cases import delivery, rules
+from cases.models import Filing, JobRun, Qualification, Reminder, TransferLetter
 from institutions.parameters import parameters_on
 
 CHUNK = 2000
@@ -132,10 +133,11 @@ def _still_due(
         .annotate(n=Count("pk"))
         .values("n")
     )
-    return queryset.alias(
+    still_due: models.QuerySet[Any] = queryset.alias(
         due_count=Case(*whens, default=Value(0)),
         done_count=Coalesce(Subquery(done), Value(0)),
     ).filter(due_count__gt=F("done_count"))
+    return still_due
 
 
 def _done_stages(key: str, ids: list[int]) -> dict[int, set[str]]:
@@ -318,11 +320,11 @@ def run_reminders(
             Qualification.Status.EXPIRED,
         ),
     ]
-    for key, model, queryset, end_field, stages_days, expired_status in sources:
-        queryset = _still_due(queryset.filter(**scope), key, end_field, stages_days, day).only(
+    for key, model, records, end_field, stages_days, expired_status in sources:
+        due = _still_due(records.filter(**scope), key, end_field, stages_days, day).only(
             "id", "patient_id", end_field, "patient__bureau_id", "patient__phone"
         )
-        for batch in _chunks(queryset):
+        for batch in _chunks(due):
             _stage_records(
                 report,
                 key=key,
@@ -377,10 +379,6 @@ def _lock_lifted(report: RunReport, params: Any, scope: dict[str, Any]) -> None:
 def run_job(day: dt.date, keep: bool = False) -> RunReport:
     """The daily job: due stages and expiries, deliveries for each new reminder, sent by
     the worker after commit (a rollback sends nothing). Recorded for the status page."""
-    from django.utils import timezone
-
-    from cases import delivery
-    from cases.models import JobRun
 
     def deliver(created: list[Reminder]) -> None:
         delivery.enqueue(delivery.create_deliveries(created))
@@ -396,7 +394,6 @@ def run_job(day: dt.date, keep: bool = False) -> RunReport:
 
 def check_patients(day: dt.date, patient_ids: list[int]) -> RunReport:
     """The same job for a few patients whose records just changed (the outbox)."""
-    from cases import delivery
 
     with transaction.atomic():
         report = run_reminders(day, patient_ids=patient_ids)

@@ -8,10 +8,10 @@ rolled back at the end, so it leaves nothing behind.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from django.core.exceptions import ValidationError
@@ -34,6 +34,9 @@ from cases.settlement import settlement_check
 from institutions.models import Disease, Institution, NetworkedSettlement, PolicyParameter, Region
 from institutions.parameters import clean_value
 from portal.models import Bureau, Role, User
+from portal.services import user_sync_role
+
+Referenced = TypeVar("Referenced")
 
 INSURANCE = {"employee": "310", "resident": "390"}
 
@@ -232,7 +235,6 @@ class Run:
         user = User.objects.filter(username=username).first()
         if user is None:
             user = User.objects.create(username=username, role=role, bureau=bureau)
-            from portal.services import user_sync_role
 
             user_sync_role(user=user)
         return user
@@ -254,11 +256,14 @@ class Run:
 
     # refs
 
-    def ref(self, name: Any, kind: type | None = None) -> Any:
+    def ref(self, name: Any) -> Any:
         if name not in self.refs:
             raise ScenarioError(f"unknown ref {name!r}")
-        value = self.refs[name]
-        if kind is not None and not isinstance(value, kind):
+        return self.refs[name]
+
+    def typed_ref(self, name: Any, kind: type[Referenced]) -> Referenced:
+        value = self.ref(name)
+        if not isinstance(value, kind):
             raise ScenarioError(f"ref {name!r} is not a {kind.__name__}")
         return value
 
@@ -270,7 +275,7 @@ class Run:
         self.refs[ref] = value
 
     def patient(self, ref: Any) -> Patient:
-        return self.ref(ref, Patient)
+        return self.typed_ref(ref, Patient)
 
     def institution(self, code: Any) -> Institution:
         institution = Institution.objects.filter(code=as_code(code)).first()
@@ -407,7 +412,9 @@ def file(run: Run, item: dict[str, Any]) -> Filing:
     filed_on = as_date(item.get("filed_on", start), "filed_on")
     subtype = str(item.get("subtype", ""))
     letter = (
-        run.ref(item["transfer_letter"], TransferLetter) if item.get("transfer_letter") else None
+        run.typed_ref(item["transfer_letter"], TransferLetter)
+        if item.get("transfer_letter")
+        else None
     )
     materials = item.get("materials")
     if materials is None:
@@ -522,91 +529,97 @@ def create_facts(run: Run, given: dict[str, Any]) -> None:
 
 # --- actions ------------------------------------------------------------------------------
 
-ACTIONS = (
-    "register_patient",
-    "check_settlement",
-    "select_institution",
-    "end_selection",
-    "apply_qualification",
-    "approve_qualification",
-    "reject_qualification",
-    "file",
-    "cancel_filing",
-    "issue_transfer_letter",
-    "run_reminders",
-)
+
+def _remembered(run: Run, args: dict[str, Any], record: Any) -> Any:
+    run.remember(args.get("ref"), record)
+    return record
+
+
+def _check_settlement(run: Run, args: dict[str, Any]) -> Any:
+    day = as_date(args["date"], "date")
+    with facts.as_of(day):
+        return settlement_check(
+            patient=run.patient(args["patient"]),
+            institution=run.institution(args["institution"]),
+            disease=run.disease(args["disease"]),
+            day=day,
+        )
+
+
+def _end_selection(run: Run, args: dict[str, Any]) -> Any:
+    day = as_date(args["date"], "date")
+    selection = run.typed_ref(args["selection"], Selection)
+    with facts.as_of(day):
+        return selection_end(
+            by=run.clerk(selection.patient),
+            selection=selection,
+            end=day,
+            reason=str(args.get("reason", "")),
+        )
+
+
+def _apply_qualification(run: Run, args: dict[str, Any]) -> Any:
+    day = as_date(args["date"], "date")
+    patient, disease = run.patient(args["patient"]), run.disease(args["disease"])
+    return _remembered(run, args, apply(run, patient, disease, day, args))
+
+
+def _approve_qualification(run: Run, args: dict[str, Any]) -> Any:
+    qualification = run.typed_ref(args["qualification"], Qualification)
+    approve(run, qualification, as_date(args["date"], "date"), bool(args.get("same_clerk")))
+    return qualification
+
+
+def _reject_qualification(run: Run, args: dict[str, Any]) -> Any:
+    qualification = run.typed_ref(args["qualification"], Qualification)
+    day = as_date(args["date"], "date")
+    with facts.as_of(day):
+        return qualification_reject(
+            by=run.reviewer(qualification.patient),
+            qualification=qualification,
+            decided_on=day,
+            reason=str(args.get("reason", "")),
+        )
+
+
+def _cancel_filing(run: Run, args: dict[str, Any]) -> Any:
+    filing = run.typed_ref(args["filing"], Filing)
+    day = as_date(args["date"], "date")
+    with facts.as_of(day):
+        return filing_cancel(
+            by=run.clerk(filing.patient), filing=filing, day=day, reason="情景取消"
+        )
+
+
+def _run_reminders(run: Run, args: dict[str, Any]) -> Any:
+    day = as_date(args["date"], "date")
+    with facts.as_of(day):
+        return run_job(day, keep=True)
+
+
+# Each action of SCENARIOS.md: (run, its arguments) -> its record or answer.
+HANDLERS: dict[str, Callable[[Run, dict[str, Any]], Any]] = {
+    "register_patient": lambda run, args: _remembered(run, args, register(run, args, run.today)),
+    "check_settlement": _check_settlement,
+    "select_institution": lambda run, args: _remembered(run, args, select(run, args)),
+    "end_selection": _end_selection,
+    "apply_qualification": _apply_qualification,
+    "approve_qualification": _approve_qualification,
+    "reject_qualification": _reject_qualification,
+    "file": lambda run, args: _remembered(run, args, file(run, args)),
+    "cancel_filing": _cancel_filing,
+    "issue_transfer_letter": lambda run, args: _remembered(run, args, issue_letter(run, args)),
+    "run_reminders": _run_reminders,
+}
+ACTIONS = tuple(HANDLERS)
 
 
 def perform(run: Run, action: str, args: dict[str, Any]) -> Any:
     """Run one action; returns its record (or answer). Refusals raise PolicyRefusal."""
-    if action == "register_patient":
-        patient = register(run, args, run.today)
-        run.remember(args.get("ref"), patient)
-        return patient
-    if action == "check_settlement":
-        day = as_date(args["date"], "date")
-        with facts.as_of(day):
-            return settlement_check(
-                patient=run.patient(args["patient"]),
-                institution=run.institution(args["institution"]),
-                disease=run.disease(args["disease"]),
-                day=day,
-            )
-    if action == "select_institution":
-        selection = select(run, args)
-        run.remember(args.get("ref"), selection)
-        return selection
-    if action == "end_selection":
-        day = as_date(args["date"], "date")
-        selection = run.ref(args["selection"], Selection)
-        with facts.as_of(day):
-            return selection_end(
-                by=run.clerk(selection.patient),
-                selection=selection,
-                end=day,
-                reason=str(args.get("reason", "")),
-            )
-    if action == "apply_qualification":
-        day = as_date(args["date"], "date")
-        qualification = apply(
-            run, run.patient(args["patient"]), run.disease(args["disease"]), day, args
-        )
-        run.remember(args.get("ref"), qualification)
-        return qualification
-    if action == "approve_qualification":
-        qualification = run.ref(args["qualification"], Qualification)
-        approve(run, qualification, as_date(args["date"], "date"), bool(args.get("same_clerk")))
-        return qualification
-    if action == "reject_qualification":
-        qualification = run.ref(args["qualification"], Qualification)
-        day = as_date(args["date"], "date")
-        with facts.as_of(day):
-            return qualification_reject(
-                by=run.reviewer(qualification.patient),
-                qualification=qualification,
-                decided_on=day,
-                reason=str(args.get("reason", "")),
-            )
-    if action == "file":
-        filing = file(run, args)
-        run.remember(args.get("ref"), filing)
-        return filing
-    if action == "cancel_filing":
-        filing = run.ref(args["filing"], Filing)
-        day = as_date(args["date"], "date")
-        with facts.as_of(day):
-            return filing_cancel(
-                by=run.clerk(filing.patient), filing=filing, day=day, reason="情景取消"
-            )
-    if action == "issue_transfer_letter":
-        letter = issue_letter(run, args)
-        run.remember(args.get("ref"), letter)
-        return letter
-    if action == "run_reminders":
-        day = as_date(args["date"], "date")
-        with facts.as_of(day):
-            return run_job(day, keep=True)
-    raise ScenarioError(f"unknown action {action!r}")
+    handler = HANDLERS.get(action)
+    if handler is None:
+        raise ScenarioError(f"unknown action {action!r}")
+    return handler(run, args)
 
 
 def _cited(refusal: PolicyRefusal) -> str:
@@ -733,7 +746,7 @@ def run_scenario(scenario: dict[str, Any]) -> Result:
         with transaction.atomic():
             try:
                 check_keys(scenario)
-                run = Run(scenario, as_date(scenario.get("today", dt.date.today()), "today"))
+                run = Run(scenario, as_date(scenario.get("today", facts.today()), "today"))
                 try:
                     create_facts(run, scenario.get("given") or {})
                 except PolicyRefusal as refusal:

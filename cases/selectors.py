@@ -13,7 +13,7 @@ from django.http import Http404
 
 from cases import access, rules
 from cases.access import Viewer
-from cases.masking import ID_LIKE
+from cases.masking import ID_LIKE, PHONE_LENGTHS
 from cases.models import Filing, Notification, Patient, Qualification, Selection, TransferLetter
 from cases.search import name_q, pinyin_q
 from institutions.models import Disease, Institution, NetworkedSettlement, Region
@@ -46,9 +46,9 @@ def patient_search(user: Viewer, criteria: PatientCriteria, today: dt.date) -> Q
     qs = patient_list(user)
     q = rules.normalize_cert_number(criteria.q)
     if q:
-        if q.isdigit() and 7 <= len(q) <= 11:
+        if q.isdigit() and len(q) in PHONE_LENGTHS:
             qs = qs.filter(Q(phone=q) | Q(cert_number=q))
-        elif len(q) == 15 and q.isdigit():
+        elif len(q) == rules.FIRST_GENERATION_LENGTH and q.isdigit():
             qs = qs.filter(cert_number=rules.upgrade_first_generation(q))
         elif ID_LIKE.match(q) and any(c.isdigit() for c in q):
             qs = qs.filter(cert_number=q)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -24,7 +25,7 @@ def run_daily_reminders() -> str:
     ignore_result=True,
     max_retries=settings.DELIVERY_MAX_RETRIES,
 )
-def deliver_reminder(self: Task, delivery_id: int) -> str:
+def deliver_reminder(self: Task[..., Any], delivery_id: int) -> str:
     try:
         return delivery.deliver(delivery_id)
     except delivery.TransientDeliveryError as exc:

@@ -61,7 +61,7 @@ class RegionAdmin(ScopedAdmin):
     ordering = ["code"]
 
 
-class NetworkedSettlementInline(admin.TabularInline):
+class NetworkedSettlementInline(admin.TabularInline[NetworkedSettlement, Institution]):
     model = NetworkedSettlement
     extra = 1
     autocomplete_fields = ["disease"]

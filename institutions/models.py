@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Substr
 from simple_history.models import HistoricalRecords
 
+from cases import rules
 from cases.rules import check_institution_code, parameters
 from institutions.validators import (
     DISEASE_CODE_RE,
@@ -29,10 +30,7 @@ MUNICIPALITY_CODES = frozenset({"110000", "120000", "310000", "500000"})
 class Region(models.Model):
     """An administrative division (GB/T 2260, ID-2). Historical codes are kept, inactive."""
 
-    class Level(models.IntegerChoices):
-        PROVINCE = 1, "省级"
-        PREFECTURE = 2, "地级"
-        COUNTY = 3, "县级"
+    Level = rules.DivisionLevel
 
     code = models.CharField(
         "区划代码", max_length=6, primary_key=True, validators=[validate_division_code]

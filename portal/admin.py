@@ -44,7 +44,7 @@ DATA_ADMIN_FIELDSETS = (
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, HistoryAdmin):
+class UserAdmin(BaseUserAdmin[User], HistoryAdmin):
     """Staff accounts. Every path that edits one (add, change, password) goes through
     portal.access: nobody but a superuser grants superuser or staff status, or a role or
     permission they do not hold themselves, or touches an account that holds more."""
@@ -111,7 +111,7 @@ class UserAdmin(BaseUserAdmin, HistoryAdmin):
                 obj.bureau_id = getattr(request.user, "bureau_id", None)
         super().save_model(request, obj, form, change)
 
-    def save_related(self, request, form, formsets, change):
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         # The role decides the groups; done after the m2m save so it is not overwritten.
         user_sync_role(user=form.instance)

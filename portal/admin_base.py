@@ -40,6 +40,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from cases import access
+from cases.masking import NOT_IN_URLS, identifies_someone
 from portal import searches
 
 READ_ONLY_FLAG = "portal_admin_read_only"
@@ -91,7 +92,7 @@ class KeyedSearchChangeList(ChangeList):
         return lookup
 
 
-class ScopedAdmin(admin.ModelAdmin):
+class ScopedAdmin(admin.ModelAdmin[Any]):
     """A ModelAdmin whose out-of-scope (or missing) objects are a plain 404, and whose
     search terms stay out of URLs."""
 
@@ -110,7 +111,6 @@ class ScopedAdmin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        from cases.masking import NOT_IN_URLS, identifies_someone
 
         if request.method == "POST" and "_search" in request.POST:
             params = QueryDict(mutable=True)
@@ -188,7 +188,7 @@ class HistoryAdmin(ScopedAdmin, SimpleHistoryAdmin):
         # The record was found in this admin's scoped queryset above; django-simple-history
         # reads it again by id for the fields its history leaves out.
         with access.system("a version of a record found in the admin's scope"):
-            response = super().history_form_view(
+            response: HttpResponse = super().history_form_view(
                 request, str(obj.pk), str(int(version_id)), extra_context
             )
         self.version_shown(request, obj)

@@ -14,13 +14,14 @@ from django.db.models.functions import Concat
 
 def _names(through: Any, user_filter: dict[str, Any]) -> QuerySet[Any]:
     """ "app_label.codename" of the permissions in a permission through table."""
-    return (
+    names: QuerySet[Any] = (
         through.objects.filter(**user_filter)
         .annotate(
             full=Concat("permission__content_type__app_label", Value("."), "permission__codename")
         )
         .values("full")
     )
+    return names
 
 
 def _permission_names(user: Any) -> dict[str, ArraySubquery]:

@@ -6,6 +6,8 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import before_task_publish
+from django.conf import settings
+from django.utils import timezone
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -17,7 +19,6 @@ app.autodiscover_tasks()
 @app.on_after_configure.connect
 def make_local_folders(sender: Celery, **_: Any) -> None:
     """The filesystem transport and beat's schedule file need their folders to exist."""
-    from django.conf import settings
 
     folders = [Path(settings.CELERY_BEAT_SCHEDULE_FILENAME).parent]
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
@@ -35,6 +36,4 @@ def stamp_sent_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
     """Stamp every message with its publish time, so the worker can tell queue latency
     and the status page can tell when beat last sent its heartbeat."""
     if headers is not None:
-        from django.utils import timezone
-
         headers.setdefault("portal_sent_at", timezone.now().isoformat())

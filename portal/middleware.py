@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django_otp import user_has_device
 
 from cases.models.scoping import guarded
 
@@ -62,7 +63,6 @@ def two_factor_required(user: Any) -> bool:
 
 
 def has_confirmed_device(user: Any) -> bool:
-    from django_otp import user_has_device
 
     return bool(user_has_device(user, confirmed=True))
 

@@ -26,7 +26,7 @@ PUBLISH_RETRY_POLICY = {
 }
 
 
-def enqueue_now(task: Task, *args: Any) -> bool:
+def enqueue_now(task: Task[..., Any], *args: Any) -> bool:
     try:
         task.apply_async(args=args, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
     except Exception:  # the broker's errors vary by transport; all mean "not now"
@@ -35,5 +35,5 @@ def enqueue_now(task: Task, *args: Any) -> bool:
     return True
 
 
-def enqueue_on_commit(task: Task, *args: Any) -> None:
+def enqueue_on_commit(task: Task[..., Any], *args: Any) -> None:
     transaction.on_commit(lambda: enqueue_now(task, *args))

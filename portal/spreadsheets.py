@@ -11,9 +11,13 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import openpyxl
 import tablib
 from django.conf import settings
 from import_export.formats import base_formats
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from portal.imports import check_archive, check_row_count, too_many_rows
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -50,7 +54,6 @@ class CSV(base_formats.CSV):
         return "rb"
 
     def create_dataset(self, in_stream: Any, **kwargs: Any) -> tablib.Dataset:
-        from portal.imports import check_row_count
 
         # The file's size is bounded before it is read (portal.imports); the rows here.
         dataset = tablib.import_set(decode_csv(in_stream), format="csv", **kwargs)
@@ -59,16 +62,14 @@ class CSV(base_formats.CSV):
 
     def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> str:
         escape_dataset(dataset)
-        return "\ufeff" + dataset.export("csv", **kwargs)
+        exported: str = dataset.export("csv", **kwargs)
+        return "\ufeff" + exported
 
 
 class XLSX(base_formats.XLSX):
     def create_dataset(self, in_stream: Any) -> tablib.Dataset:
         """The first sheet, streamed: rows and columns are counted while reading and the
         reading stops at the limits (portal.imports), whatever the sheet claims."""
-        import openpyxl
-
-        from portal.imports import check_archive, too_many_rows
 
         check_archive(in_stream)
         book = openpyxl.load_workbook(io.BytesIO(in_stream), read_only=True, data_only=True)
@@ -93,7 +94,6 @@ class XLSX(base_formats.XLSX):
             book.close()
 
     def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> Any:
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         escape_dataset(dataset)
         # Control characters cannot be stored in XLSX at all; drop them rather than fail.

@@ -22,6 +22,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import audit
+from portal.middleware import has_confirmed_device
 
 RECOVERY_CODES = 10
 
@@ -71,7 +72,6 @@ def setup(request: HttpRequest) -> HttpResponse:
     this session (the password alone never enrols a second factor). Enrolling again then
     replaces the old authenticator and recovery codes, which the page says before and
     after, and the audit log records."""
-    from portal.middleware import has_confirmed_device
 
     user: Any = request.user
     replacing = has_confirmed_device(user)

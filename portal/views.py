@@ -6,13 +6,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from cases import delivery
+from cases.models import JobRun
 from portal import heartbeat
 
 
 @permission_required("portal.view_status", raise_exception=True)
 def status(request: HttpRequest) -> HttpResponse:
-    from cases import delivery
-    from cases.models import JobRun
 
     return render(
         request,

@@ -82,9 +82,9 @@ def setting(clerk, reviewer):
         )
         factories.institution("H44010600001", level=3, cross_province=("M03900",))
         submitted = factories.qualification(clerk, reviewer, patient, day=TODAY)
-        from cases.models import Qualification as Q
+        from cases.models import Qualification
 
-        Q.objects.filter(pk=submitted.pk).update(
+        Qualification.objects.filter(pk=submitted.pk).update(
             status="submitted", reviewed_by=None, valid_from=None, decided_on=None
         )
         selection = selection_add(

@@ -14,6 +14,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import F, Func, Q, Value
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from cases import masking, rules
@@ -141,7 +142,7 @@ class Patient(ScopedModel):
 
     def clean(self) -> None:
         self.cert_number = rules.normalize_cert_number(self.cert_number)
-        _raise(rules.check_certificate(self.cert_type, self.cert_number, dt.date.today()))
+        _raise(rules.check_certificate(self.cert_type, self.cert_number, timezone.localdate()))
 
     @property
     def masked_cert_number(self) -> str:

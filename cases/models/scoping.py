@@ -130,7 +130,7 @@ class ScopedModel(models.Model):
     """A case model: its default manager is scoped, and its own uniqueness and
     constraint checks (region-wide by nature: one patient per certificate) run unscoped."""
 
-    objects: ScopedManager[Any] = ScopedManager()
+    objects = ScopedManager()
 
     class Meta:
         abstract = True

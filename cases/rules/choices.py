@@ -9,19 +9,19 @@ value stored in the database.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import EnumType, StrEnum
-from typing import Self, cast
+from enum import EnumType, IntEnum, StrEnum
+from typing import Any, Self, cast
 
 
 class _ChoiceType(EnumType):
     @property
-    def choices(cls) -> list[tuple[str, str]]:
+    def choices(cls) -> list[tuple[Any, str]]:
         """``(value, label)`` pairs, in definition order, for model and form fields."""
-        return [(member.value, member.label) for member in cast("Iterable[Choice]", cls)]
+        return [(member.value, member.label) for member in cast("Iterable[_Labelled]", cls)]
 
     @property
-    def labels(cls) -> dict[str, str]:
-        return {member.value: member.label for member in cast("Iterable[Choice]", cls)}
+    def labels(cls) -> dict[Any, str]:
+        return {member.value: member.label for member in cast("Iterable[_Labelled]", cls)}
 
 
 class Choice(StrEnum, metaclass=_ChoiceType):
@@ -34,6 +34,32 @@ class Choice(StrEnum, metaclass=_ChoiceType):
         member._value_ = value
         member.label = label
         return member
+
+
+class IntChoice(IntEnum, metaclass=_ChoiceType):
+    """A choice list of numbers, each with its Chinese label."""
+
+    label: str
+
+    def __new__(cls, value: int, label: str) -> Self:
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+
+_Labelled = Choice | IntChoice
+
+
+# --- ID-2: divisions --------------------------------------------------------------------------
+
+
+class DivisionLevel(IntChoice):
+    """ID-2: PP0000 a province, PPCC00 a prefecture, any other code a county."""
+
+    PROVINCE = 1, "省级"
+    PREFECTURE = 2, "地级"
+    COUNTY = 3, "县级"
 
 
 # --- ID: patients ---------------------------------------------------------------------------

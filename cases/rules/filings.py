@@ -18,6 +18,7 @@ from cases.rules.base import (
 from cases.rules.choices import (
     SUBTYPES,
     Channel,
+    DivisionLevel,
     FilingStatus,
     FilingSubtype,
     FilingType,
@@ -54,7 +55,7 @@ def materials_for(subtype: str) -> list[Material]:
 @dataclass(frozen=True)
 class RegionFacts:
     code: str
-    level: int  # 1 province, 2 prefecture, 3 county
+    level: int  # a DivisionLevel
     active: bool = True
 
 
@@ -86,7 +87,7 @@ def check_destination(destination: RegionFacts | None) -> list[Violation]:
             )
         ]
     municipality = destination.code in MUNICIPALITIES
-    prefecture = destination.level == 2 and destination.code.endswith("00")
+    prefecture = destination.level == DivisionLevel.PREFECTURE and destination.code.endswith("00")
     if not (municipality or prefecture) or not destination.active:
         return [
             Violation(
@@ -159,6 +160,80 @@ class FilingCheck:
     retroactive: bool
 
 
+def check_type(type: str, subtype: str) -> list[Violation]:
+    """FL-2: a long-term or temporary filing, with a category of person its type admits."""
+    if type not in FilingType.labels:
+        return [Violation("FL-2", "备案类型应为长期或临时。", "type")]
+    if subtype not in SUBTYPES[type]:
+        allowed = "、".join(kind.label for kind in SUBTYPES[type])
+        return [Violation("FL-2", f"该备案类型的人员类别只能是：{allowed}。", "subtype")]
+    return []
+
+
+def filing_dates(
+    request: FilingRequest, params: Parameters
+) -> tuple[dt.date, dt.date | None, list[Violation]]:
+    """The period a new filing will have: a transfer filing's from its letter (FL-6), a
+    temporary one at least six months (FL-3), a long-term one open-ended (FL-4)."""
+    start, end = request.start, request.end
+    if request.type == FilingType.TEMPORARY and request.subtype == FilingSubtype.TRANSFER:
+        return _transfer_dates(request)
+    if request.type == FilingType.TEMPORARY:
+        minimum = add_months(start, params.temp_filing_months)
+        if end is None:
+            return start, minimum, []
+        if end < minimum:
+            message = (
+                f"临时备案有效期不少于{params.temp_filing_months}个月，结束日期不能早于 {minimum}。"
+            )
+            return start, end, [Violation("FL-3", message, "end")]
+    elif request.type == FilingType.LONG_TERM and end is not None:
+        return start, end, [Violation("FL-4", "长期备案不设结束日期。", "end")]
+    return start, end, []
+
+
+def _transfer_dates(request: FilingRequest) -> tuple[dt.date, dt.date | None, list[Violation]]:
+    """FL-6: a transfer filing takes its letter's period; the letter must be the patient's
+    and its receiving institution in the destination."""
+    letter = request.letter
+    if letter is None or not letter.patient_matches:
+        message = "异地转诊备案须关联本人的转诊证明。"
+        return request.start, request.end, [Violation("FL-6", message, "transfer_letter")]
+    destination = request.destination.code if request.destination else ""
+    covering = FilingFacts(0, "filing", FilingType.TEMPORARY, destination, letter.period)
+    violations = []
+    if not covering.covers_place(letter.receiver):
+        message = "转诊证明的转入机构不在备案目的地。"
+        violations.append(Violation("FL-6", message, "transfer_letter"))
+    return letter.period.start, letter.period.end, violations
+
+
+def check_overlap(
+    request: FilingRequest, period: Period, existing: Sequence[FilingFacts]
+) -> list[Violation]:
+    """FL-8, by the dates: one long-term filing at a time; temporary filings to one
+    destination never overlap."""
+    if request.type == FilingType.LONG_TERM:
+        lasting = Period(period.start, None)
+        if any(
+            f.kind == "filing" and f.type == FilingType.LONG_TERM and f.period.overlaps(lasting)
+            for f in existing
+        ):
+            return [Violation("FL-8", "参保人已有一份有效的长期备案，不能再办理长期备案。", "type")]
+    elif request.type == FilingType.TEMPORARY and request.destination is not None:
+        destination = request.destination.code
+        if any(
+            f.kind == "filing"
+            and f.type == FilingType.TEMPORARY
+            and f.status != FilingStatus.CHANGED
+            and f.destination == destination
+            and f.period.overlaps(period)
+            for f in existing
+        ):
+            return [Violation("FL-8", "同一目的地的临时备案期间不能重叠。", "start")]
+    return []
+
+
 @implements("FL-7")
 def check_filing(
     request: FilingRequest,
@@ -166,80 +241,16 @@ def check_filing(
     existing: Sequence[FilingFacts],
     params: Parameters,
 ) -> FilingCheck:
-    """FL-1..9 for a new filing; returns the dates the filing will have."""
-    violations: list[Violation] = []
-    start, end = request.start, request.end
-
-    if request.type not in FilingType.labels:
-        violations.append(Violation("FL-2", "备案类型应为长期或临时。", "type"))
-    elif request.subtype not in SUBTYPES[request.type]:
-        allowed = "、".join(subtype.label for subtype in SUBTYPES[request.type])
-        violations.append(Violation("FL-2", f"该备案类型的人员类别只能是：{allowed}。", "subtype"))
-
+    """FL-1..9 for a new filing; returns the dates the filing will have, and whether it
+    is filed late (FL-7: it starts before the day it is filed)."""
+    start, end, date_violations = filing_dates(request, params)
+    violations = check_type(request.type, request.subtype)
     violations += check_destination(request.destination)
     violations += check_materials(request.subtype, request.materials)
     violations += check_agent(request.channel, request.agent)
-
-    if request.type == FilingType.TEMPORARY and request.subtype == FilingSubtype.TRANSFER:
-        # FL-6: dates come from the transfer letter.
-        letter = request.letter
-        if letter is None or not letter.patient_matches:
-            violations.append(
-                Violation("FL-6", "异地转诊备案须关联本人的转诊证明。", "transfer_letter")
-            )
-        else:
-            start, end = letter.period.start, letter.period.end
-            destination = request.destination.code if request.destination else ""
-            covering = FilingFacts(0, "filing", FilingType.TEMPORARY, destination, letter.period)
-            if not covering.covers_place(letter.receiver):
-                violations.append(
-                    Violation(
-                        "FL-6",
-                        "转诊证明的转入机构不在备案目的地。",
-                        "transfer_letter",
-                    )
-                )
-    elif request.type == FilingType.TEMPORARY:
-        minimum = add_months(start, params.temp_filing_months)
-        if end is None:
-            end = minimum
-        elif end < minimum:
-            violations.append(
-                Violation(
-                    "FL-3",
-                    f"临时备案有效期不少于{params.temp_filing_months}个月，"
-                    f"结束日期不能早于 {minimum}。",
-                    "end",
-                )
-            )
-    elif request.type == FilingType.LONG_TERM and end is not None:
-        violations.append(Violation("FL-4", "长期备案不设结束日期。", "end"))
-
-    if request.type == FilingType.LONG_TERM:
-        # By the dates: any long-term filing still running on some day of this one's.
-        lasting = Period(start, None)
-        if any(
-            f.kind == "filing" and f.type == FilingType.LONG_TERM and f.period.overlaps(lasting)
-            for f in existing
-        ):
-            violations.append(
-                Violation("FL-8", "参保人已有一份有效的长期备案，不能再办理长期备案。", "type")
-            )
-    elif request.type == FilingType.TEMPORARY and request.destination is not None:
-        period = Period(start, end)
-        for f in existing:
-            if (
-                f.kind == "filing"
-                and f.type == FilingType.TEMPORARY
-                and f.status != FilingStatus.CHANGED
-                and f.destination == request.destination.code
-                and f.period.overlaps(period)
-            ):
-                violations.append(Violation("FL-8", "同一目的地的临时备案期间不能重叠。", "start"))
-                break
-
-    retroactive = start < request.filed_on  # FL-7
-    return FilingCheck(violations, start, end, retroactive)
+    violations += date_violations
+    violations += check_overlap(request, Period(start, end), existing)
+    return FilingCheck(violations, start, end, retroactive=start < request.filed_on)
 
 
 def check_filing_cancel(

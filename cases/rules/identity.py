@@ -6,10 +6,13 @@ import datetime as dt
 import unicodedata
 
 from cases.rules.base import GUANGXI, Violation
-from cases.rules.choices import CertType, InsuranceType
+from cases.rules.choices import CertType, DivisionLevel, InsuranceType
 
 # --- ID-1 resident ID numbers -------------------------------------------------------------
 
+RESIDENT_ID_LENGTH = 18
+FIRST_GENERATION_LENGTH = 15  # a resident ID issued before 1999
+MAX_CERT_LENGTH = 30
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 
@@ -28,7 +31,7 @@ def upgrade_first_generation(number: str) -> str:
     """ID-1: a first-generation 15-digit number (6-digit address, YYMMDD, 3 digits, the
     last odd for men) as its 18-digit form: "19" before the year and the check character
     after. Any other value is returned unchanged; a 15-digit number is never stored."""
-    if len(number) == 15 and number.isdigit():
+    if len(number) == FIRST_GENERATION_LENGTH and number.isdigit():
         body = number[:6] + "19" + number[6:]
         return body + resident_id_check_char(body)
     return number
@@ -57,7 +60,7 @@ def check_resident_id(number: str, today: dt.date) -> list[Violation]:
     """ID-1 on an already normalised number."""
     field_name = "cert_number"
     if (
-        len(number) != 18
+        len(number) != RESIDENT_ID_LENGTH
         or not number[:17].isdigit()
         or not (number[17].isdigit() or number[17] == "X")
     ):
@@ -82,7 +85,7 @@ def check_certificate(cert_type: str, number: str, today: dt.date) -> list[Viola
         return [Violation("ID-1", "请填写证件号码。", "cert_number")]
     if cert_type == CertType.RESIDENT_ID:
         return check_resident_id(number, today)
-    if len(number) > 30 or not number.isalnum():
+    if len(number) > MAX_CERT_LENGTH or not number.isalnum():
         return [Violation("ID-1", "证件号码只能由字母和数字组成，最多30位。", "cert_number")]
     return []
 
@@ -146,19 +149,23 @@ def check_not_registered(*, registered: bool) -> list[Violation]:
 
 # --- ID-2 / ID-3 / ID-4 reference codes -----------------------------------------------------
 
+DIVISION_CODE_LENGTH = 6  # PPCCDD
+INSTITUTION_CODE_LENGTH = 12  # H or P, the county's division code, five digits
+DISEASE_CODE_LENGTH = 6  # M and five digits
 
-def division_level(code: str) -> int | None:
-    """ID-2: 1 province (PP0000), 2 prefecture (PPCC00), 3 county; None if not a code."""
-    if len(code) != 6 or not code.isdigit():
+
+def division_level(code: str) -> DivisionLevel | None:
+    """ID-2: a province (PP0000), a prefecture (PPCC00) or a county; None if not a code."""
+    if len(code) != DIVISION_CODE_LENGTH or not code.isdigit():
         return None
     if code.endswith("0000"):
-        return 1
-    return 2 if code.endswith("00") else 3
+        return DivisionLevel.PROVINCE
+    return DivisionLevel.PREFECTURE if code.endswith("00") else DivisionLevel.COUNTY
 
 
 def check_institution_code(code: str, location: str | None) -> list[Violation]:
     """ID-3: H (medical institution) or P (pharmacy), then the location's division code."""
-    if len(code) != 12 or code[0] not in "HP" or not code[1:].isdigit():
+    if len(code) != INSTITUTION_CODE_LENGTH or code[0] not in "HP" or not code[1:].isdigit():
         return [
             Violation(
                 "ID-3",
@@ -179,6 +186,6 @@ def check_institution_code(code: str, location: str | None) -> list[Violation]:
 
 def check_disease_code(code: str) -> list[Violation]:
     """ID-4: M and five digits."""
-    if len(code) != 6 or code[0] != "M" or not code[1:].isdigit():
+    if len(code) != DISEASE_CODE_LENGTH or code[0] != "M" or not code[1:].isdigit():
         return [Violation("ID-4", "门特病种编码应为字母M加5位数字，例如 M03900。", "code")]
     return []

@@ -12,7 +12,10 @@ from typing import Any
 
 from django.db import models
 
+from cases.models import ReminderCheck
 from cases.rules import Violation
+from cases.tasks import check_patient_reminders
+from portal.queue import enqueue_on_commit
 
 
 class PolicyRefusal(Exception):
@@ -46,9 +49,6 @@ def reminders_may_be_due(patient_id: int) -> None:
     a broker outage cannot lose it: the save succeeds, and the periodic sweep sends the
     check once the broker is back.
     """
-    from cases.models import ReminderCheck
-    from cases.tasks import check_patient_reminders
-    from portal.queue import enqueue_on_commit
 
     ReminderCheck.objects.create(patient_id=patient_id)
     enqueue_on_commit(check_patient_reminders, patient_id)
