@@ -145,9 +145,9 @@ def may_review(user: Viewer) -> TypeGuard[User]:
     return is_bureau_staff(user) and user.has_perm("cases.review_qualification")
 
 
-def can_unmask(user: Viewer) -> bool:
+def can_unmask(user: Viewer) -> TypeGuard[User]:
     """Whether this user may see full ID numbers and phones (cases.unmask_patient)."""
-    return bool(user.has_perm("cases.unmask_patient"))
+    return user.is_authenticated and user.has_perm("cases.unmask_patient")
 
 
 def unmasked(request: HttpRequest, what: str) -> bool:

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from portal.models import AuditEvent
+from portal.models import AuditEvent, User
 
 logger = logging.getLogger("portal.audit")
 
 
-def record(user: Any, action: str, detail: str) -> None:
+def record(user: User, action: str, detail: str) -> None:
     AuditEvent.objects.create(user=user, action=action, detail=detail[:300])
     logger.info("%s %s %s", user.username, action, detail)
 
 
-def record_export(user: Any, what: str, rows: int, *, unmasked: bool) -> None:
+def record_export(user: User, what: str, rows: int, *, unmasked: bool) -> None:
     record(user, "export", f"{what}：{rows} 行{'（含完整证件号码）' if unmasked else ''}")
 
 
-def record_print(user: Any, what: str) -> None:
+def record_print(user: User, what: str) -> None:
     record(user, "print", what)

@@ -19,6 +19,7 @@ from django.utils.cache import add_never_cache_headers
 from django_otp import user_has_device
 
 from cases.models.scoping import guarded
+from portal.models import User
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -58,12 +59,11 @@ class SessionLimitsMiddleware:
         return self.get_response(request)
 
 
-def two_factor_required(user: Any) -> bool:
+def two_factor_required(user: User) -> bool:
     return bool(user.role in settings.TWO_FACTOR_REQUIRED_ROLES or user.is_superuser)
 
 
-def has_confirmed_device(user: Any) -> bool:
-
+def has_confirmed_device(user: User) -> bool:
     return bool(user_has_device(user, confirmed=True))
 
 

@@ -23,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import audit
 from portal.middleware import has_confirmed_device
+from portal.models import User
 
 RECOVERY_CODES = 10
 
@@ -110,7 +111,7 @@ def setup(request: HttpRequest) -> HttpResponse:
 
 
 @transaction.atomic
-def _enrol(user: Any, device: TOTPDevice) -> list[str]:
+def _enrol(user: User, device: TOTPDevice) -> list[str]:
     """Turn ``device`` on as the user's only authenticator, with new recovery codes."""
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.confirmed = True

@@ -15,6 +15,7 @@ from django.db import models
 from cases.models import ReminderCheck
 from cases.rules import Violation
 from cases.tasks import check_patient_reminders
+from portal.models import User
 from portal.queue import enqueue_on_commit
 
 
@@ -35,7 +36,7 @@ def refuse_if(violations: Sequence[Violation]) -> None:
         raise PolicyRefusal(violations)
 
 
-def save_as(instance: models.Model, by: Any, **kwargs: Any) -> None:
+def save_as(instance: models.Model, by: User, **kwargs: Any) -> None:
     """Save with the acting user on the history record (requests set it too; commands,
     tasks and the scenario runner rely on this)."""
     instance._history_user = by  # type: ignore[attr-defined]

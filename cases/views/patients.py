@@ -21,12 +21,13 @@ from cases.services.patients import find_registered, patient_register
 from cases.views.common import EXPORT_FORMATS, StaffRequest, bureau_staff, export, recorder
 from institutions.parameters import parameters_on
 from portal import searches
+from portal.models import User
 
 PAGE_SIZE = 25
 EXPORT_LIMIT = 10_000
 
 
-def search(user: Any, form: SearchForm) -> QuerySet[Patient]:
+def search(user: User, form: SearchForm) -> QuerySet[Patient]:
     """Patients of the user's bureau matching a search form; none for an invalid one."""
     if not form.is_valid():
         return selectors.patient_list(user).none()
