@@ -90,10 +90,7 @@ class Region(models.Model):
 class Disease(models.Model):
     """A 门特 disease of the catalogue (ID-4), with its validity rule (QL-3)."""
 
-    class Validity(models.TextChoices):
-        OPEN = "open", "长期有效"
-        MONTHS = "months", "按月数"
-        CALENDAR_YEAR = "calendar_year", "至当年年底"
+    Validity = rules.Validity
 
     code = models.CharField(
         "病种编码", max_length=6, unique=True, validators=[validate_disease_code]
@@ -105,7 +102,7 @@ class Disease(models.Model):
         help_text="国家跨省门诊慢特病直接结算病种（ID-4、ST-5）。",
     )
     validity = models.CharField(
-        "资格有效期", max_length=20, choices=Validity.choices, default=Validity.OPEN
+        "资格有效期", max_length=20, choices=Validity.choices, default=Validity.OPEN.value
     )
     validity_months = models.PositiveSmallIntegerField(
         "有效月数", null=True, blank=True, help_text="有效期为“按月数”时填写（QL-3）。"
@@ -129,8 +126,8 @@ class Disease(models.Model):
             ),
             models.CheckConstraint(
                 condition=(
-                    Q(validity="months", validity_months__gte=1)
-                    | (~Q(validity="months") & Q(validity_months__isnull=True))
+                    Q(validity=rules.Validity.MONTHS, validity_months__gte=1)
+                    | (~Q(validity=rules.Validity.MONTHS) & Q(validity_months__isnull=True))
                 ),
                 name="disease_validity_months",
                 violation_error_message="QL-3：仅“按月数”有效的病种填写有效月数（至少1个月）。",

@@ -95,12 +95,14 @@ class Patient(ScopedModel):
                 violation_error_message="ID-1：该证件号码的参保人已登记。",
             ),
             models.CheckConstraint(
-                condition=~Q(cert_type="resident_id") | Q(ResidentIdValid("cert_number")),
+                condition=~Q(cert_type=rules.CertType.RESIDENT_ID)
+                | Q(ResidentIdValid("cert_number")),
                 name="patient_resident_id_valid",
                 violation_error_message="ID-1：居民身份证号不正确。",
             ),
             models.CheckConstraint(
-                condition=Q(insurance_type__in=["310", "390"]), name="patient_insurance_type"
+                condition=Q(insurance_type__in=list(rules.InsuranceType)),
+                name="patient_insurance_type",
             ),
         ]
         # Search (see cases.search): a term of three characters or more is matched anywhere
@@ -251,7 +253,7 @@ class Qualification(AgentFields):
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "disease"],
-                condition=Q(status="submitted"),
+                condition=Q(status=rules.QualificationStatus.SUBMITTED),
                 name="qualification_one_submitted",
                 violation_error_message="QL-2：该病种已有一份待复核的申请。",
             ),
@@ -273,7 +275,8 @@ class Qualification(AgentFields):
                 violation_error_message="QL-1：复核人不能是录入人。",
             ),
             models.CheckConstraint(
-                condition=~Q(status="approved") | Q(valid_from__isnull=False),
+                condition=~Q(status=rules.QualificationStatus.APPROVED)
+                | Q(valid_from__isnull=False),
                 name="qualification_approved_has_period",
             ),
             models.CheckConstraint(
@@ -388,10 +391,13 @@ class Filing(AgentFields):
             models.CheckConstraint(
                 # A long-term filing gets an end only when it is cancelled or changed.
                 condition=(
-                    Q(type="long_term")
-                    & (Q(end__isnull=True) | Q(status__in=["cancelled", "changed"]))
+                    Q(type=rules.FilingType.LONG_TERM)
+                    & (
+                        Q(end__isnull=True)
+                        | Q(status__in=[rules.FilingStatus.CANCELLED, rules.FilingStatus.CHANGED])
+                    )
                 )
-                | (Q(type="temporary") & Q(end__isnull=False)),
+                | (Q(type=rules.FilingType.TEMPORARY) & Q(end__isnull=False)),
                 name="filing_end_by_type",
                 violation_error_message="FL-3/FL-4：临时备案须有结束日期，长期备案不设结束日期。",
             ),
@@ -400,24 +406,28 @@ class Filing(AgentFields):
                 name="filing_period_order",
             ),
             models.CheckConstraint(
-                condition=~Q(subtype="transfer") | Q(transfer_letter__isnull=False),
+                condition=~Q(subtype=rules.FilingSubtype.TRANSFER)
+                | Q(transfer_letter__isnull=False),
                 name="filing_transfer_has_letter",
                 violation_error_message="FL-6：异地转诊备案须关联转诊证明。",
             ),
             models.CheckConstraint(
                 condition=(
                     Q(
-                        type="long_term",
-                        subtype__in=["retired_resettled", "long_term_resident", "posted_worker"],
+                        type=rules.FilingType.LONG_TERM,
+                        subtype__in=list(rules.SUBTYPES[rules.FilingType.LONG_TERM]),
                     )
-                    | Q(type="temporary", subtype__in=["transfer", "emergency", "other"])
+                    | Q(
+                        type=rules.FilingType.TEMPORARY,
+                        subtype__in=list(rules.SUBTYPES[rules.FilingType.TEMPORARY]),
+                    )
                 ),
                 name="filing_subtype_by_type",
                 violation_error_message="FL-2：人员类别与备案类型不符。",
             ),
             models.UniqueConstraint(
                 fields=["patient"],
-                condition=Q(type="long_term", status="active"),
+                condition=Q(type=rules.FilingType.LONG_TERM, status=rules.FilingStatus.ACTIVE),
                 name="filing_one_active_long_term",
                 violation_error_message="FL-8：参保人已有一份有效的长期备案。",
             ),
@@ -428,7 +438,8 @@ class Filing(AgentFields):
                     (F("destination"), RangeOperators.EQUAL),
                     (half_open("start", "end"), RangeOperators.OVERLAPS),
                 ],
-                condition=Q(type="temporary") & ~Q(status="changed"),
+                condition=Q(type=rules.FilingType.TEMPORARY)
+                & ~Q(status=rules.FilingStatus.CHANGED),
                 violation_error_message="FL-8：同一目的地的临时备案期间不能重叠。",
             ),
         ]
@@ -489,7 +500,7 @@ class TransferLetter(ScopedModel):
         ordering = ["-issued_on", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(reason="other") | ~Q(reason_text=""),
+                condition=~Q(reason=rules.LetterReason.OTHER) | ~Q(reason_text=""),
                 name="letter_other_reason_text",
                 violation_error_message="TL-2：转诊原因为“其他”时须填写具体原因。",
             ),
@@ -587,7 +598,7 @@ class Selection(ScopedModel):
                 violation_error_message="SL-6：终止日期不能早于开始日期。",
             ),
             models.CheckConstraint(
-                condition=~Q(scope="cross_province")
+                condition=~Q(scope=rules.SelectionScope.CROSS_PROVINCE)
                 | Q(basis_filing__isnull=False)
                 | Q(basis_letter__isnull=False),
                 name="selection_cross_province_basis",

@@ -43,6 +43,7 @@ from cases.rules.choices import (
     ReminderStage,
     SelectionScope,
     Sex,
+    Validity,
 )
 from cases.rules.filings import (
     REQUIRED_MATERIALS,
@@ -184,6 +185,7 @@ __all__ = [
     "SelectionScope",
     "SettlementAnswer",
     "Sex",
+    "Validity",
     "Violation",
     "add_months",
     "approval_period",

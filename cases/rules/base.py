@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from cases.rules.choices import Validity
+
 GUANGXI = "450000"
 MUNICIPALITIES = frozenset({"110000", "120000", "310000", "500000"})
 
@@ -128,7 +130,7 @@ class DiseaseFacts:
     name: str
     active: bool = True
     cross_province: bool = False
-    validity: str = "open"  # open | months | calendar_year
+    validity: str = Validity.OPEN
     validity_months: int | None = None
     for_employee: bool = True
     for_resident: bool = True

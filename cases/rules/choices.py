@@ -62,6 +62,15 @@ class DivisionLevel(IntChoice):
     COUNTY = 3, "县级"
 
 
+# --- QL-3: how long a disease's qualification lasts -------------------------------------------
+
+
+class Validity(Choice):
+    OPEN = "open", "长期有效"
+    MONTHS = "months", "按月数"
+    CALENDAR_YEAR = "calendar_year", "至当年年底"
+
+
 # --- ID: patients ---------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cases.rules.base import DiseaseFacts, Period, Violation, add_months, implements
-from cases.rules.choices import HELD, QualificationStatus
+from cases.rules.choices import HELD, QualificationStatus, Validity
 from cases.rules.parameters import Parameters
 
 # --- QL: qualifications -------------------------------------------------------------------
@@ -126,9 +126,9 @@ def check_evidence(
 @implements("QL-3")
 def qualification_validity(disease: DiseaseFacts, valid_from: dt.date) -> dt.date | None:
     """QL-3: the first day the qualification no longer applies (None = open-ended)."""
-    if disease.validity == "months" and disease.validity_months:
+    if disease.validity == Validity.MONTHS and disease.validity_months:
         return add_months(valid_from, disease.validity_months)
-    if disease.validity == "calendar_year":
+    if disease.validity == Validity.CALENDAR_YEAR:
         return dt.date(valid_from.year + 1, 1, 1)
     return None
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cases.rules.base import MUNICIPALITIES, InstitutionFacts, Period, Violation, implements
-from cases.rules.choices import SelectionScope
+from cases.rules.choices import FilingStatus, FilingType, SelectionScope
 from cases.rules.parameters import Parameters
 
 # --- SL: selected institutions ------------------------------------------------------------
@@ -40,7 +40,7 @@ class FilingFacts:
     type: str  # long_term | temporary
     destination: str  # PPCC00 prefecture, or a municipality's province code
     period: Period
-    status: str = "active"
+    status: str = FilingStatus.ACTIVE
 
     def covers_place(self, institution: InstitutionFacts) -> bool:
         if self.destination in MUNICIPALITIES:
@@ -61,7 +61,7 @@ def find_basis(
     Filings come first: a long-term filing is the more durable basis.
     """
     candidates = [b for b in bases if b.valid_on(day) and b.covers_place(institution)]
-    candidates.sort(key=lambda b: (b.kind != "filing", b.type != "long_term", b.id))
+    candidates.sort(key=lambda b: (b.kind != "filing", b.type != FilingType.LONG_TERM, b.id))
     return candidates[0] if candidates else None
 
 
