@@ -5,6 +5,7 @@ personal numbers masked unless the user may unmask them, which is audited."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from http import HTTPStatus
 from typing import Any
 
@@ -94,6 +95,19 @@ def masked_display(field: Any, mask: Callable[[str], str]) -> Callable[[Any], st
     return show
 
 
+END_FIELDS = ("end", "valid_until")
+
+
+def valid_to(end_field: str) -> Any:
+    """A 有效期至 column: the last day the record covers (its stored end is the day after)."""
+
+    @admin.display(description="有效期至", ordering=end_field)
+    def column(obj: Any) -> date | None:
+        return rules.last_day(getattr(obj, end_field))
+
+    return column
+
+
 class ReadOnlyCaseAdmin(IndexedSearchMixin, HistoryAdmin):
     refuse_identifiers_in_urls = True
     show_full_result_count = False
@@ -107,6 +121,8 @@ class ReadOnlyCaseAdmin(IndexedSearchMixin, HistoryAdmin):
         self.masked_displays = {
             n: masked_display(model._meta.get_field(n), m) for n, m in self.masked_fields.items()
         }
+        # Ends are shown as clerks write them: 有效期至, the last day covered.
+        self.end_displays = {n: valid_to(n) for n in END_FIELDS if n in names}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         path = f"{self.patient_path}__bureau_id" if self.patient_path else "bureau_id"
@@ -115,10 +131,9 @@ class ReadOnlyCaseAdmin(IndexedSearchMixin, HistoryAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         """Every field, read-only; personal numbers masked unless the user may unmask."""
         unmask = access.can_unmask(request.user)
+        shown = {**self.end_displays, **({} if unmask else self.masked_displays)}
         return [
-            f.name if unmask or f.name not in self.masked_displays else self.masked_displays[f.name]
-            for f in self.opts.fields
-            if f.editable and not f.auto_created
+            shown.get(f.name, f.name) for f in self.opts.fields if f.editable and not f.auto_created
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -185,7 +200,14 @@ class PatientAdmin(ReadOnlyCaseAdmin):
 
 @admin.register(Qualification)
 class QualificationAdmin(ReadOnlyCaseAdmin):
-    list_display = ["patient", "disease", "status", "applied_on", "valid_from", "valid_until"]
+    list_display = [
+        "patient",
+        "disease",
+        "status",
+        "applied_on",
+        "valid_from",
+        valid_to("valid_until"),
+    ]
     list_filter = ["status"]
     search_fields = ["=patient__cert_number", "patient__name", "disease__code"]
     search_routes = {**PATIENT_ROUTES, "code": ["disease__code"]}
@@ -194,7 +216,7 @@ class QualificationAdmin(ReadOnlyCaseAdmin):
 
 @admin.register(Selection)
 class SelectionAdmin(ReadOnlyCaseAdmin):
-    list_display = ["patient", "slot", "institution", "scope", "start", "end"]
+    list_display = ["patient", "slot", "institution", "scope", "start", valid_to("end")]
     list_filter = ["scope"]
     search_fields = ["=patient__cert_number", "patient__name", "institution__code"]
     search_routes = {**PATIENT_ROUTES, "code": ["institution__code"]}
@@ -203,7 +225,15 @@ class SelectionAdmin(ReadOnlyCaseAdmin):
 
 @admin.register(Filing)
 class FilingAdmin(ReadOnlyCaseAdmin):
-    list_display = ["patient", "type", "subtype", "destination", "start", "end", "status"]
+    list_display = [
+        "patient",
+        "type",
+        "subtype",
+        "destination",
+        "start",
+        valid_to("end"),
+        "status",
+    ]
     list_filter = ["type", "status", "retroactive"]
     search_fields = ["=patient__cert_number", "patient__name", "destination__code"]
     search_routes = {**PATIENT_ROUTES, "code": ["destination_id"]}
@@ -219,7 +249,7 @@ class TransferLetterAdmin(ReadOnlyCaseAdmin):
         "issuer",
         "receiver",
         "issued_on",
-        "end",
+        valid_to("end"),
         "status",
     ]
     list_filter = ["status", "reason"]

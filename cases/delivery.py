@@ -80,7 +80,7 @@ def message(reminder: Reminder) -> tuple[str, str]:
     if reminder.filing_id and reminder.stage == rules.ReminderStage.LOCK_LIFTED:
         record = "长期跨省异地就医备案"
     patient = reminder.patient
-    last_day = reminder.record_end - dt.timedelta(days=1)
+    last_day = rules.last_day(reminder.record_end)
     if reminder.stage == rules.ReminderStage.LOCK_LIFTED:
         title = f"{patient.name}的{record}已满6个月，可以办理变更或取消"
         text = (
@@ -88,7 +88,7 @@ def message(reminder: Reminder) -> tuple[str, str]:
         )
     elif reminder.stage == rules.ReminderStage.EXPIRED:
         title = f"{patient.name}的{record}已到期"
-        text = f"【门特提醒】参保人{patient.name}的{record}已于{last_day}到期（{reminder.record_end}起失效）。"
+        text = f"【门特提醒】参保人{patient.name}的{record}有效期至{last_day}，已到期。"
     else:
         title = f"{patient.name}的{record}将于{reminder.stage}天后到期"
         text = (

@@ -55,6 +55,24 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
+class LastDayField(forms.DateField):
+    """有效期至 as clerks write it, the last valid day. It is cleaned to the half-open end
+    the records and rules keep (the day after), and an end given as initial value (a
+    record's, or today's for "ends today") is shown as its last day: the conversion
+    happens here and nowhere else in a form."""
+
+    widget = DateInput
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dt.date):
+            value = rules.last_day(value)
+        return super().prepare_value(value)
+
+    def clean(self, value: Any) -> dt.date | None:
+        last = super().clean(value)
+        return rules.end_after(last) if last is not None else None
+
+
 def rule_link(rule_id: str) -> SafeString:
     return format_html('<a href="{}#{}">{}</a>', reverse("policy"), rule_id, rule_id)
 
@@ -201,7 +219,7 @@ class SelectionForm(forms.Form):
 
 
 class EndSelectionForm(forms.Form):
-    end = forms.DateField(label="终止日期（自该日起不再有效）", widget=DateInput())
+    end = LastDayField(label="有效期至（终止后最后有效的一天）")
     end_reason = forms.CharField(label="终止原因", max_length=200)
 
 
@@ -238,9 +256,7 @@ class FilingForm(AgentForm):
     subtype = forms.ChoiceField(choices=Filing.Subtype.choices, label="人员类别")
     destination = DestinationField(label="就医地（广西以外）")
     start = forms.DateField(label="开始日期", widget=DateInput())
-    end = forms.DateField(
-        label="结束日期（临时备案可不填，默认6个月）", widget=DateInput(), required=False
-    )
+    end = LastDayField(label="有效期至（临时备案可不填，默认6个月）", required=False)
     transfer_letter = forms.ModelChoiceField(
         queryset=TransferLetter.objects.none(),
         required=False,
@@ -266,7 +282,7 @@ class FilingForm(AgentForm):
 
 
 class CancelFilingForm(forms.Form):
-    day = forms.DateField(label="取消日期（临时备案的结束日）", widget=DateInput())
+    day = LastDayField(label="有效期至（取消后最后有效的一天）")
     reason = forms.CharField(label="取消原因", max_length=200)
 
 
@@ -287,9 +303,9 @@ class ChangeFilingForm(AgentForm):
 
 
 class CancelQualificationForm(forms.Form):
-    """QL-1: an approved qualification ends on ``day``."""
+    """QL-1: an approved qualification ends after the last valid day given."""
 
-    day = forms.DateField(label="取消日期（资格自该日起不再有效）", widget=DateInput())
+    day = LastDayField(label="有效期至（取消后最后有效的一天）")
     reason = forms.CharField(label="取消原因", max_length=200)
 
 

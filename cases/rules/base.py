@@ -72,6 +72,21 @@ def latest_start_before(day: dt.date, months: int) -> dt.date:
     return start
 
 
+ONE_DAY = dt.timedelta(days=1)
+
+
+def last_day(end: dt.date | None) -> dt.date | None:
+    """有效期至: the last day a half-open period covers (None: open-ended). Screens,
+    prints, exports and messages show this; the end itself is the storage form."""
+    return end - ONE_DAY if end is not None else None
+
+
+def end_after(last: dt.date) -> dt.date:
+    """The half-open end of a period whose last covered day is ``last`` (a date a clerk
+    typed as 有效期至)."""
+    return last + ONE_DAY
+
+
 @dataclass(frozen=True)
 class Period:
     start: dt.date

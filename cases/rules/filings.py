@@ -14,6 +14,7 @@ from cases.rules.base import (
     Violation,
     add_months,
     implements,
+    last_day,
 )
 from cases.rules.choices import (
     SUBTYPES,
@@ -184,7 +185,8 @@ def filing_dates(
             return start, minimum, []
         if end < minimum:
             message = (
-                f"临时备案有效期不少于{params.temp_filing_months}个月，结束日期不能早于 {minimum}。"
+                f"临时备案有效期不少于{params.temp_filing_months}个月，"
+                f"有效期至不能早于 {last_day(minimum)}。"
             )
             return start, end, [Violation("FL-3", message, "end")]
     elif request.type == FilingType.LONG_TERM and end is not None:
@@ -270,18 +272,23 @@ def check_filing_cancel(
     if status not in (FilingStatus.ACTIVE, FilingStatus.EXPIRED):
         violations.append(Violation("FL-10", f"只有有效的备案才能{action}。"))
     elif end is not None and day >= end:
-        last = end - dt.timedelta(days=1)
-        violations.append(Violation("FL-10", f"备案有效期至 {last}，已到期，不能{action}。", "day"))
+        if action == "取消":
+            message = f"备案有效期至 {last_day(end)}，取消后的有效期至须早于该日。"
+        else:
+            message = f"备案有效期至 {last_day(end)}，已到期，不能{action}。"
+        violations.append(Violation("FL-10", message, "day"))
     if type == FilingType.LONG_TERM:
         unlock = add_months(start, params.long_term_lock_months)
         if day < unlock:
+            earliest = f"（有效期至最早为 {last_day(unlock)}）" if action == "取消" else ""
             violations.append(
                 Violation(
                     "FL-4",
                     f"长期备案自开始之日起{params.long_term_lock_months}个月内不能{action}，"
-                    f"{unlock} 起方可办理。",
+                    f"{unlock} 起方可办理{earliest}。",
                 )
             )
     elif day < start and action == "取消":
-        violations.append(Violation("FL-10", "取消日期不能早于备案开始日期。"))
+        message = f"有效期至最早为 {last_day(start)}（开始日前一天，即从未生效）。"
+        violations.append(Violation("FL-10", message, "day"))
     return violations

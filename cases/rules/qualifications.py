@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cases.rules.base import DiseaseFacts, Period, Violation, add_months, implements
+from cases.rules.base import DiseaseFacts, Period, Violation, add_months, implements, last_day
 from cases.rules.choices import HELD, QualificationStatus, Validity
 from cases.rules.parameters import Parameters
 
@@ -207,16 +207,18 @@ def check_cancellation(
     day: dt.date,
     reason: str,
 ) -> list[Violation]:
-    """QL-1: an approved qualification may be cancelled from ``day`` until its end, by
-    its dates: whether or not the daily job has marked it expired (POLICY.md, Dates)."""
+    """QL-1: an approved qualification may be cancelled, ending on ``day`` (the first day
+    it no longer covers), until its end, by its dates: whether or not the daily job has
+    marked it expired (POLICY.md, Dates)."""
     violations = []
     if status not in (QualificationStatus.APPROVED, QualificationStatus.EXPIRED):
         violations.append(Violation("QL-1", "只有已认定的资格才能取消。"))
     elif valid_until is not None and day >= valid_until:
-        last = valid_until - dt.timedelta(days=1)
-        violations.append(Violation("QL-1", f"该资格有效期至 {last}，已到期，不能取消。", "day"))
+        message = f"该资格有效期至 {last_day(valid_until)}，取消后的有效期至须早于该日。"
+        violations.append(Violation("QL-1", message, "day"))
     elif valid_from and day < valid_from:
-        violations.append(Violation("QL-1", "取消日期不能早于资格起始日。", "day"))
+        message = f"有效期至最早为 {last_day(valid_from)}（起始日前一天，即从未生效）。"
+        violations.append(Violation("QL-1", message, "day"))
     if not reason.strip():
         violations.append(Violation("QL-1", "取消资格须填写原因。", "reason"))
     return violations

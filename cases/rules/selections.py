@@ -6,7 +6,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cases.rules.base import MUNICIPALITIES, InstitutionFacts, Period, Violation, implements
+from cases.rules.base import (
+    MUNICIPALITIES,
+    InstitutionFacts,
+    Period,
+    Violation,
+    implements,
+    last_day,
+)
 from cases.rules.choices import FilingStatus, FilingType, SelectionScope
 from cases.rules.parameters import Parameters
 
@@ -147,7 +154,8 @@ def check_selection_end(
     if current_end is not None:
         violations.append(Violation("SL-6", "该选点已终止，不能再次终止。"))
     if end < start:
-        violations.append(Violation("SL-6", "终止日期不能早于选点开始日期。", "end"))
+        message = f"有效期至最早为 {last_day(start)}（开始日前一天，即从未生效）。"
+        violations.append(Violation("SL-6", message, "end"))
     if not reason.strip():
         violations.append(Violation("SL-6", "终止选点须填写原因。", "end_reason"))
     return violations

@@ -430,11 +430,15 @@ def test_end_selection(client_for, clerk, patient, hospitals):
         reverse("selection_end", args=[selection.pk]), {"end": "2025-02-01", "end_reason": "x"}
     )
     assert "SL-6" in refused.content.decode()
+    assert "有效期至最早为 2025-02-28" in refused.content.decode()
+    # 有效期至 is the last valid day; the stored end is the day after.
     client.post(
-        reverse("selection_end", args=[selection.pk]), {"end": "2025-04-01", "end_reason": "搬家"}
+        reverse("selection_end", args=[selection.pk]), {"end": "2025-03-31", "end_reason": "搬家"}
     )
     selection.refresh_from_db()
     assert selection.end == dt.date(2025, 4, 1)
+    page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert "有效期至 2025-03-31" in page
 
 
 # --- filings and letters ----------------------------------------------------------------------
@@ -501,11 +505,37 @@ def test_cancel_a_qualification(client_for, clerk, reviewer, patient):
     assert url in page
     refused = client.post(url, {"day": "2024-12-01", "reason": "参保人死亡"})
     assert "QL-1" in refused.context["form"].errors["day"][0]
-    client.post(url, {"day": "2025-03-01", "reason": "参保人死亡"})
+    client.post(url, {"day": "2025-02-28", "reason": "参保人死亡"})
     q.refresh_from_db()
     assert (q.status, q.valid_until) == ("cancelled", dt.date(2025, 3, 1))
     page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
     assert url not in page
+
+
+def test_end_dates_are_entered_and_shown_as_the_last_valid_day(client_for, clerk, patient):
+    """有效期至 everywhere: a six-month filing from 2025-03-01 is valid to 2025-08-31, which
+    the clerk types and every page, print and message shows; the end stored is 09-01."""
+    client = client_for(clerk)
+    refused = client.post(
+        reverse("filing_create", args=[patient.pk]), filing_data(end="2025-08-30")
+    )
+    assert "有效期至不能早于 2025-08-31" in refused.context["form"].errors["end"][0]
+    client.post(reverse("filing_create", args=[patient.pk]), filing_data(end="2025-08-31"))
+    filing = Filing.objects.get()
+    assert filing.end == dt.date(2025, 9, 1)
+    page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert "有效期至 2025-08-31" in page
+    assert "2025-09-01" not in page
+    receipt = client.get(reverse("filing_receipt", args=[filing.pk])).content.decode()
+    assert "2025年8月31日" in receipt
+    assert "2025年9月1日" not in receipt
+    cancelled = client.post(
+        reverse("filing_cancel", args=[filing.pk]), {"day": "2025-08-31", "reason": "x"}
+    )
+    assert "取消后的有效期至须早于该日" in cancelled.context["form"].errors["day"][0]
+    client.post(reverse("filing_cancel", args=[filing.pk]), {"day": "2025-05-31", "reason": "x"})
+    filing.refresh_from_db()
+    assert (filing.status, filing.end) == ("cancelled", dt.date(2025, 6, 1))
 
 
 def test_filing_destination_list_excludes_guangxi(client_for, clerk, patient):
@@ -728,3 +758,15 @@ def test_review_queue_query_count_does_not_grow(client_for, clerk, reviewer, hos
     few = count_queries(client, reverse("review_queue"))
     apply_for(45)
     assert count_queries(client, reverse("review_queue")) == few
+
+
+def test_an_end_offered_by_default_is_shown_as_its_last_day(client_for, clerk, reviewer, patient):
+    """Ending today (the default) means valid to yesterday: the form shows 2025-02-28 and
+    posting it back ends the record on 2025-03-01, as before."""
+    q = qualified(clerk, reviewer, patient)
+    client = client_for(clerk)
+    page = client.get(reverse("qualification_cancel", args=[q.pk])).content.decode()
+    assert 'value="2025-02-28"' in page
+    client.post(reverse("qualification_cancel", args=[q.pk]), {"day": "2025-02-28", "reason": "x"})
+    q.refresh_from_db()
+    assert q.valid_until == TODAY

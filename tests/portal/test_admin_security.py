@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils import formats, translation
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -373,3 +374,22 @@ def test_a_username_is_locked_over_all_addresses_at_the_ceiling(clerk, settings)
     )
     assert refused.status_code == 200
     assert "该账户登录失败次数过多" in refused.content.decode()
+
+
+def test_admin_shows_ends_as_the_last_valid_day(case, client_for, bureau_admin):
+    """有效期至 in the admin too: the filing's stored end is the day after its last day."""
+    filing = case["filing"]
+    last_day = filing.end - dt.timedelta(days=1)
+    with translation.override("zh-hans"):
+        # A change page shows dates as ISO, a list in the locale's format.
+        last = {last_day.isoformat(), formats.date_format(last_day)}
+        stored = {filing.end.isoformat(), formats.date_format(filing.end)}
+    client = client_for(bureau_admin)
+    for url in (
+        reverse("admin:cases_filing_change", args=[filing.pk]),
+        reverse("admin:cases_filing_changelist"),
+    ):
+        page = client.get(url).content.decode()
+        assert "有效期至" in page
+        assert any(shown in page for shown in last)
+        assert not any(shown in page for shown in stored)
