@@ -318,6 +318,7 @@ class Qualification(AgentFields):
                         else None
                     ),
                     diagnosis_doctor=self.diagnosis_doctor,
+                    birth_date=self.patient.birth_date if self.patient_id else None,
                 )
             )
 

@@ -18,8 +18,9 @@ ID_CHECK_CHARS = "10X98765432"
 
 
 def normalize_cert_number(value: str) -> str:
-    """NFKC (full-width digits become ASCII), no surrounding space, upper-case x (ID-1)."""
-    return unicodedata.normalize("NFKC", value or "").strip().upper()
+    """NFKC (full-width digits become ASCII), no spaces anywhere (a number is often typed
+    or pasted in groups), upper-case x (ID-1)."""
+    return "".join(unicodedata.normalize("NFKC", value or "").split()).upper()
 
 
 def resident_id_check_char(first17: str) -> str:

@@ -25,8 +25,11 @@ def check_letter(
     disease: str,
     qualifications: Sequence[QualificationFacts],
     params: Parameters,
+    today: dt.date,
 ) -> list[Violation]:
     violations = []
+    if issued_on > today:
+        violations.append(Violation("TL-4", "开具日期不能晚于今天。", "issued_on"))
     # TL-1
     if not issuer.designated_on(issued_on):
         violations.append(Violation("TL-1", "开具机构在开具日不是定点医疗机构。", "issuer"))

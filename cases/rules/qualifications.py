@@ -68,6 +68,7 @@ def check_application(
     existing: Sequence[QualificationFacts],
     params: Parameters,
     today: dt.date,
+    birth_date: dt.date | None = None,
 ) -> list[Violation]:
     violations = []
     if applied_on > today:
@@ -100,6 +101,7 @@ def check_application(
         diagnosis_date=diagnosis_date,
         diagnosis_institution=diagnosis_institution,
         diagnosis_doctor=diagnosis_doctor,
+        birth_date=birth_date,
     )
     return violations
 
@@ -110,7 +112,10 @@ def check_evidence(
     diagnosis_date: dt.date | None,
     diagnosis_institution: str | None,
     diagnosis_doctor: str,
+    birth_date: dt.date | None = None,
 ) -> list[Violation]:
+    """QL-5: who diagnosed, where and when; never after the application nor before the
+    patient was born."""
     violations = []
     if not diagnosis_institution:
         violations.append(Violation("QL-5", "请填写诊断医疗机构。", "diagnosis_institution"))
@@ -120,6 +125,9 @@ def check_evidence(
         violations.append(Violation("QL-5", "请填写诊断日期。", "diagnosis_date"))
     elif diagnosis_date > applied_on:
         violations.append(Violation("QL-5", "诊断日期不能晚于申请日期。", "diagnosis_date"))
+    elif birth_date is not None and diagnosis_date < birth_date:
+        message = f"诊断日期不能早于参保人出生日期（{birth_date}）。"
+        violations.append(Violation("QL-5", message, "diagnosis_date"))
     return violations
 
 
@@ -140,9 +148,12 @@ def check_decision(
     decided_on: dt.date,
     recorded_by: int,
     reviewer: int,
+    today: dt.date,
 ) -> list[Violation]:
-    """QL-1 for approving or rejecting an application."""
+    """QL-1 for approving or rejecting an application, on a day that has come."""
     violations = []
+    if decided_on > today:
+        violations.append(Violation("QL-1", "复核日期不能晚于今天。", "decided_on"))
     if status != QualificationStatus.SUBMITTED:
         violations.append(Violation("QL-1", "只有待复核的申请才能审核。"))
     if reviewer == recorded_by:

@@ -52,6 +52,7 @@ def letter_issue(
         disease=disease.code,
         qualifications=facts.patient_qualifications(patient),
         params=params,
+        today=facts.today(),
     )
     serial = serial.strip() or next_serial(patient, issued_on)
     taken = access.across_bureaus(TransferLetter.objects.filter(serial=serial), "TL-4 serials")

@@ -49,6 +49,7 @@ def qualification_apply(
         existing=existing,
         params=params,
         today=facts.today(),
+        birth_date=patient.birth_date,
     )
     violations += rules.check_agent(channel, agent)
     refuse_if(violations)
@@ -83,6 +84,7 @@ def _decision_violations(
         decided_on=decided_on,
         recorded_by=qualification.recorded_by_id,
         reviewer=by.pk,
+        today=facts.today(),
     )
 
 

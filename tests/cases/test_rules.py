@@ -208,8 +208,10 @@ def test_ql_1_four_eyes_and_order():
         decided_on=D(2025, 3, 2),
         recorded_by=1,
         reviewer=2,
+        today=D(2025, 3, 2),
     )
     assert rules.check_decision(**ok) == []
+    assert rules.rules_of(rules.check_decision(**{**ok, "decided_on": D(2026, 3, 2)})) == ["QL-1"]
     assert rules.rules_of(rules.check_decision(**{**ok, "reviewer": 1})) == ["QL-1"]
     assert rules.rules_of(rules.check_decision(**{**ok, "status": "approved"})) == ["QL-1"]
     assert rules.rules_of(rules.check_decision(**{**ok, "decided_on": D(2025, 2, 28)})) == ["QL-1"]
@@ -545,6 +547,7 @@ def letter(**overrides):
         disease="M03900",
         qualifications=[approved()],
         params=PARAMS,
+        today=D(2025, 3, 1),
     )
     return rules.check_letter(**{**values, **overrides})
 
@@ -674,3 +677,22 @@ def test_rm_4_recipients():
         clerks=[(1, "a@x.cn"), (2, "")], patient_phone="13800000000"
     )
     assert [d.channel for d in deliveries] == ["inbox", "inbox", "email", "sms"]
+
+
+def test_no_action_dated_in_the_future_and_no_diagnosis_before_birth():
+    assert rules.rules_of(application(applied_on=D(2025, 3, 2))) == ["QL-5"]
+    assert rules.rules_of(letter(issued_on=D(2025, 3, 2), qualifications=[])) == [
+        "TL-4",
+        "TL-3",
+    ]
+    before_birth = application(diagnosis_date=D(1899, 12, 31), birth_date=D(1980, 1, 1))
+    assert [(v.rule, v.field) for v in before_birth] == [("QL-5", "diagnosis_date")]
+    assert "1980-01-01" in before_birth[0].message
+
+
+def test_spaces_inside_an_id_number_are_removed():
+    assert rules.normalize_cert_number(" 4512 0219 8001 0112 33 ") == "451202198001011233"
+    assert (
+        rules.normalize_cert_number("４５１２０２　１９８００１０１１２３ｘ")
+        == "45120219800101123X"
+    )

@@ -309,6 +309,11 @@ def test_apply_then_review_by_another_clerk(client_for, clerk, reviewer, patient
         {"decision": "approve", "decided_on": "2025-02-28"},
     )
     assert "QL-1" in refused.content.decode()
+    future = client_for(reviewer).post(
+        reverse("qualification_review", args=[application.pk]),
+        {"decision": "approve", "decided_on": "2026-03-01"},
+    )
+    assert "复核日期不能晚于今天" in future.context["form"].errors["decided_on"][0]
     client_for(reviewer).post(
         reverse("qualification_review", args=[application.pk]),
         {"decision": "approve", "decided_on": "2025-03-01"},
@@ -316,6 +321,22 @@ def test_apply_then_review_by_another_clerk(client_for, clerk, reviewer, patient
     application.refresh_from_db()
     assert application.status == "approved"
     assert application.reviewed_by == reviewer
+
+
+def test_a_diagnosis_before_the_patient_was_born_is_refused(client_for, clerk, patient, hospitals):
+    response = client_for(clerk).post(
+        reverse("qualification_apply", args=[patient.pk]),
+        {
+            "disease": Disease.objects.get(code="M03900").pk,
+            "applied_on": "2025-03-01",
+            "diagnosis_institution": "H45120200001",
+            "diagnosis_date": "1899-12-31",
+            "diagnosis_doctor": "李医生",
+            "channel": "window",
+        },
+    )
+    assert "出生日期" in response.context["form"].errors["diagnosis_date"][0]
+    assert not Qualification.objects.exists()
 
 
 def test_reviewer_cannot_approve_their_own_application(client_for, reviewer, patient, hospitals):
