@@ -17,7 +17,7 @@ from cases.masking import ID_LIKE, PHONE_LENGTHS
 from cases.models import Filing, Notification, Patient, Qualification, Selection, TransferLetter
 from cases.search import name_q, pinyin_q
 from institutions.models import Disease, Institution, NetworkedSettlement, Region
-from portal.models import User
+from portal.models import User, chinese_name
 
 
 def patient_list(user: Viewer) -> QuerySet[Patient]:
@@ -274,28 +274,35 @@ class Change:
     action: str
     summary: str
     patient_id: int
+    patient_name: str = ""
 
 
 HISTORY_ACTIONS = {"+": "新建", "~": "修改", "-": "删除"}
 
 # One branch per history table: (kind, SQL of the columns after the common ones, joins).
-# Every branch yields: kind, history_date, history_type, patient id, four text columns.
+# Every branch yields: kind, history_date, history_type, patient id, three text columns
+# for its summary, and the patient's name.
 _BRANCHES: list[tuple[Any, str, str, str]] = [
-    (Patient, "h.id", "h.name, NULL, NULL, NULL", ""),
+    (Patient, "h.id", "h.name, NULL, NULL", ""),
     (
         Qualification,
         "h.patient_id",
-        "d.name, h.status, NULL, NULL",
+        "d.name, h.status, NULL",
         "LEFT JOIN institutions_disease d ON d.id = h.disease_id",
     ),
     (
         Selection,
         "h.patient_id",
-        'h.slot::text, i.name, h."end"::text, NULL',
+        'h.slot::text, i.name, (h."end" - 1)::text',
         "LEFT JOIN institutions_institution i ON i.id = h.institution_id",
     ),
-    (Filing, "h.patient_id", "h.type, h.destination_id, h.status, NULL", ""),
-    (TransferLetter, "h.patient_id", "h.serial, h.status, NULL, NULL", ""),
+    (
+        Filing,
+        "h.patient_id",
+        "h.type, r.name, h.status",
+        "LEFT JOIN institutions_region r ON r.code = h.destination_id",
+    ),
+    (TransferLetter, "h.patient_id", "h.serial, h.status, NULL", ""),
 ]
 
 
@@ -309,7 +316,7 @@ def _summary(model: Any, a: Any, b: Any, c: Any) -> str:
     if model is Qualification:
         return f"{a}（{_display(model, 'status', b)}）"
     if model is Selection:
-        ended = f"，{c} 起终止" if c else ""
+        ended = f"，有效期至 {c}" if c else ""
         return f"选点位{a} {b}{ended}"
     if model is Filing:
         return f"{_display(model, 'type', a)} → {b}（{_display(model, 'status', c)}）"
@@ -326,9 +333,10 @@ def _changes(patients_sql: str, params: list[Any], limit: int) -> list[Change]:
         table = model.history.model._meta.db_table
         branches.append(
             f"(SELECT '{model._meta.model_name}' AS kind, h.history_date, h.history_type, "  # noqa: S608 - names from the models
-            f"{patient_column} AS patient_id, {columns}, "
+            f"{patient_column} AS patient_id, {columns}, p.name, "
             "u.username, u.first_name, u.last_name "
             f"FROM {table} h {joins} LEFT JOIN portal_user u ON u.id = h.history_user_id "
+            f"LEFT JOIN {Patient._meta.db_table} p ON p.id = {patient_column} "
             f"WHERE {patient_column} IN ({patients_sql}) "
             "ORDER BY h.history_date DESC LIMIT %s)"
         )
@@ -339,12 +347,14 @@ def _changes(patients_sql: str, params: list[Any], limit: int) -> list[Change]:
         cursor.execute(sql, [*all_params, limit])  # fixed SQL above; values as parameters
         rows = cursor.fetchall()
     changes = []
-    for kind, when, action, patient_id, a, b, c, _d, username, first, last in rows:
+    for kind, when, action, patient_id, a, b, c, patient_name, username, first, last in rows:
         model = models_by_name[kind]
         changes.append(
             Change(
                 when=when,
-                user_name=f"{first or ''} {last or ''}".strip() or (username or ""),
+                user_name=chinese_name(last, first) or (username or ""),
+                # The patient's own changes name them already in the summary.
+                patient_name="" if model is Patient else (patient_name or ""),
                 kind=str(model._meta.verbose_name),
                 action=HISTORY_ACTIONS.get(action, action),
                 summary=_summary(model, a, b, c),

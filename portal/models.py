@@ -50,6 +50,11 @@ ROLE_GROUPS: dict[str, str] = {
 }
 
 
+def chinese_name(family: str | None, given: str | None) -> str:
+    """Family name first and no space between, as Chinese names are written."""
+    return f"{(family or '').strip()}{(given or '').strip()}"
+
+
 class User(AbstractUser):
     """A staff user. Everyone but a data administrator works for exactly one bureau."""
 
@@ -75,6 +80,10 @@ class User(AbstractUser):
                 violation_error_message="经办、复核和经办机构管理员必须属于一个经办机构。",
             ),
         ]
+
+    def get_full_name(self) -> str:
+        """A Chinese name: family name first, no space (韦小明)."""
+        return chinese_name(self.last_name, self.first_name)
 
     @property
     def role_label(self) -> str:

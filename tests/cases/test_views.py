@@ -791,3 +791,21 @@ def test_an_end_offered_by_default_is_shown_as_its_last_day(client_for, clerk, r
     client.post(reverse("qualification_cancel", args=[q.pk]), {"day": "2025-02-28", "reason": "x"})
     q.refresh_from_db()
     assert q.valid_until == TODAY
+
+
+def test_names_not_codes_and_chinese_name_order(client_for, clerk, patient):
+    """Staff are named family name first without a space; a change names its patient and
+    a filing's destination by name."""
+    clerk.last_name, clerk.first_name = "韦", "小明"
+    clerk.save()
+    assert clerk.get_full_name() == "韦小明"
+    client = client_for(clerk)
+    client.post(reverse("filing_create", args=[patient.pk]), filing_data(destination="440300"))
+    dashboard = client.get(reverse("home")).content.decode()
+    assert "韦小明" in dashboard
+    assert f"{patient.name} · 临时备案 → 深圳市" in dashboard
+    detail = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert "→ 深圳市" in detail
+    assert "→ 440300" not in detail
+    receipt = client.get(reverse("filing_receipt", args=[Filing.objects.get().pk])).content
+    assert "韦小明" in receipt.decode()
