@@ -212,7 +212,11 @@ def unread_notifications(user: Viewer) -> QuerySet[Notification]:
 
 
 def inbox(user: Viewer) -> QuerySet[Notification]:
-    return access.notifications(user).select_related("patient")
+    return access.notifications(user).select_related("patient", "reminder")
+
+
+def unread_count(user: Viewer) -> int:
+    return access.notifications(user).filter(read_at__isnull=True).count()
 
 
 CHART_SECONDS = 600

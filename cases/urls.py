@@ -39,4 +39,5 @@ urlpatterns = [
     path("policy/", tools.policy, name="policy"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/<int:pk>/read/", inbox.inbox_read, name="inbox_read"),
+    path("inbox/read-all/", inbox.inbox_read_all, name="inbox_read_all"),
 ]

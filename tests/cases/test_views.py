@@ -13,7 +13,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases import facts
-from cases.models import Filing, Notification, Patient, Qualification, Selection, TransferLetter
+from cases.models import (
+    Filing,
+    Notification,
+    Patient,
+    Qualification,
+    Reminder,
+    Selection,
+    TransferLetter,
+)
 from cases.services.filings import filing_create
 from cases.services.selections import selection_add
 from institutions.models import Disease, Region
@@ -809,3 +817,31 @@ def test_names_not_codes_and_chinese_name_order(client_for, clerk, patient):
     assert "→ 440300" not in detail
     receipt = client.get(reverse("filing_receipt", args=[Filing.objects.get().pk])).content
     assert "韦小明" in receipt.decode()
+
+
+def test_reminders_lead_to_their_record_and_can_all_be_read(client_for, clerk, patient):
+    client = client_for(clerk)
+    client.post(reverse("filing_create", args=[patient.pk]), filing_data())
+    filing = Filing.objects.get()
+    reminder = Reminder.objects.create(
+        filing=filing,
+        patient=patient,
+        bureau=clerk.bureau,
+        stage="30",
+        due_on=TODAY,
+        record_end=filing.end,
+    )
+    first = Notification.objects.create(
+        user=clerk, patient=patient, reminder=reminder, title="将到期", body="b"
+    )
+    Notification.objects.create(user=clerk, patient=patient, title="通知", body="b")
+    home = client.get(reverse("home")).content.decode()
+    assert 'id="nav-unread">2<' in home
+    opened = client.post(reverse("inbox_read", args=[first.pk]), {"open": "1"})
+    assert opened["Location"] == reverse("patient_detail", args=[patient.pk]) + "#filings"
+    first.refresh_from_db()
+    assert first.read_at is not None
+    assert 'id="nav-unread">1<' in client.get(reverse("inbox")).content.decode()
+    client.post(reverse("inbox_read_all"))
+    assert not Notification.objects.filter(read_at__isnull=True).exists()
+    assert 'id="nav-unread"' not in client.get(reverse("inbox")).content.decode()
