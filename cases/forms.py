@@ -253,7 +253,15 @@ class DestinationField(forms.ModelChoiceField[Region]):
 
 class FilingForm(AgentForm):
     type = forms.ChoiceField(choices=Filing.Type.choices, label="备案类型")
-    subtype = forms.ChoiceField(choices=Filing.Subtype.choices, label="人员类别")
+    # FL-2: the categories grouped under the type that admits them (portal.js leaves only
+    # the chosen type's group selectable).
+    subtype = forms.ChoiceField(
+        choices=[
+            (rules.FilingType(type).label, [(kind.value, kind.label) for kind in kinds])
+            for type, kinds in rules.SUBTYPES.items()
+        ],
+        label="人员类别",
+    )
     destination = DestinationField(label="就医地（广西以外）")
     start = forms.DateField(label="开始日期", widget=DateInput())
     end = LastDayField(label="有效期至（临时备案可不填，默认6个月）", required=False)

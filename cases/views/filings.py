@@ -61,7 +61,10 @@ def create(request: StaffRequest, pk: int) -> HttpResponse:
             "patient": patient,
             "title": "办理跨省异地就医备案",
             "subtypes": rules.SUBTYPES,
-            "materials_help": rules.REQUIRED_MATERIALS,
+            "required_materials": {
+                subtype: "；".join("或".join(m.label for m in options) for options in required)
+                for subtype, required in rules.REQUIRED_MATERIALS.items()
+            },
         },
     )
 

@@ -153,7 +153,13 @@ def patient_detail(request: StaffRequest, pk: int) -> HttpResponse:
     case = selectors.case_file(request.user, pk)
     today = facts.today()
     unmask = access.unmasked(request, f"参保人档案 #{case.patient.pk}")
-    limit = parameters_on(today).max_selected_institutions
+    params = parameters_on(today)
+    limit = params.max_selected_institutions
+    # FL-4: a long-term filing is not offered for change or cancellation while locked.
+    for filing in case.filings:
+        lifts = rules.lock_lift_day(filing.start, params)
+        filing.locked_until = lifts if filing.type == rules.FilingType.LONG_TERM else None  # type: ignore[attr-defined]
+        filing.locked = filing.locked_until is not None and today < lifts  # type: ignore[attr-defined]
     return render(
         request,
         "cases/patient_detail.html",

@@ -90,7 +90,11 @@ def review(request: StaffRequest, pk: int) -> HttpResponse:
         except PolicyRefusal as refusal:
             show_refusal(form, refusal, {"reason": "note"})
         else:
-            return redirect("patient_detail", pk=qualification.patient_id)
+            following = selectors.reviews_waiting(request.user).first()
+            if following is None:
+                messages.info(request, "复核队列已全部处理。")
+                return redirect("review_queue")
+            return redirect("qualification_review", pk=following.pk)
     return render(
         request,
         "cases/review.html",

@@ -40,6 +40,38 @@
 
   document.querySelectorAll('input[data-autocomplete="institutions"]').forEach(attachAutocomplete);
 
+  // Filing form: only the chosen type's categories (FL-2), and the materials the chosen
+  // category needs (FL-5) under the materials.
+  var type = document.querySelector('select[name="type"]');
+  var subtype = document.querySelector('select[name="subtype"]');
+  var required = document.getElementById("required-materials");
+  if (type && subtype) {
+    var needs = required ? JSON.parse(required.textContent) : {};
+    var note = document.createElement("div");
+    note.className = "form-text";
+    note.id = "required-materials-note";
+    var materials = document.getElementById("div_id_materials");
+    if (materials) { materials.appendChild(note); }
+    var showNeeds = function () {
+      note.textContent = needs[subtype.value] ? "该类别须收材料（FL-5）：" + needs[subtype.value] : "";
+    };
+    var filterSubtypes = function () {
+      var label = type.options[type.selectedIndex] ? type.options[type.selectedIndex].text : "";
+      subtype.querySelectorAll("optgroup").forEach(function (group) {
+        group.disabled = group.label !== label;
+      });
+      var chosen = subtype.options[subtype.selectedIndex];
+      if (!chosen || chosen.parentNode.disabled) {
+        var first = subtype.querySelector("optgroup:not([disabled]) option");
+        if (first) { first.selected = true; }
+      }
+      showNeeds();
+    };
+    type.addEventListener("change", filterSubtypes);
+    subtype.addEventListener("change", showNeeds);
+    filterSubtypes();
+  }
+
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });

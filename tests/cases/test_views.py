@@ -845,3 +845,63 @@ def test_reminders_lead_to_their_record_and_can_all_be_read(client_for, clerk, p
     client.post(reverse("inbox_read_all"))
     assert not Notification.objects.filter(read_at__isnull=True).exists()
     assert 'id="nav-unread"' not in client.get(reverse("inbox")).content.decode()
+
+
+def apply_for(client, patient, disease="M03900"):
+    return client.post(
+        reverse("qualification_apply", args=[patient.pk]),
+        {
+            "disease": Disease.objects.get(code=disease).pk,
+            "applied_on": "2025-03-01",
+            "diagnosis_institution": "H45120200001",
+            "diagnosis_date": "2025-02-20",
+            "diagnosis_doctor": "李医生",
+            "channel": "window",
+        },
+    )
+
+
+def test_review_goes_on_to_the_next_application_and_hides_the_form_on_ones_own(
+    client_for, clerk, reviewer, patient, hospitals
+):
+    other = factories.patient(clerk, name="覃示例")
+    apply_for(client_for(clerk), patient)
+    apply_for(client_for(clerk), other)
+    first, second = Qualification.objects.order_by("pk")
+    reviewing = client_for(reviewer)
+    done = reviewing.post(
+        reverse("qualification_review", args=[first.pk]),
+        {"decision": "approve", "decided_on": "2025-03-01"},
+    )
+    assert done["Location"] == reverse("qualification_review", args=[second.pk])
+    last = reviewing.post(
+        reverse("qualification_review", args=[second.pk]),
+        {"decision": "approve", "decided_on": "2025-03-01"},
+    )
+    assert last["Location"] == reverse("review_queue")
+    apply_for(client_for(reviewer), factories.patient(clerk, name="蓝示例"))
+    own = Qualification.objects.get(recorded_by=reviewer)
+    page = reviewing.get(reverse("qualification_review", args=[own.pk])).content.decode()
+    assert "须由另一名工作人员复核" in page
+    assert "提交复核结论" not in page
+
+
+def test_only_what_the_rules_allow_is_offered_on_filings(client_for, clerk, patient):
+    client = client_for(clerk)
+    form = client.get(reverse("filing_create", args=[patient.pk])).content.decode()
+    assert '<optgroup label="长期备案">' in form
+    assert 'id="required-materials"' in form
+    assert "户口簿" in form  # FL-5 for 异地安置退休
+    client.post(
+        reverse("filing_create", args=[patient.pk]),
+        filing_data(
+            type="long_term",
+            subtype="retired_resettled",
+            materials=["identity", "household_register"],
+        ),
+    )
+    filing = Filing.objects.get()
+    page = client.get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert "2025-09-01 起可变更或取消" in page
+    assert reverse("filing_cancel", args=[filing.pk]) not in page
+    assert reverse("filing_change", args=[filing.pk]) not in page
