@@ -257,7 +257,7 @@ class FilingForm(AgentForm):
     # the chosen type's group selectable).
     subtype = forms.ChoiceField(
         choices=[
-            (rules.FilingType(type).label, [(kind.value, kind.label) for kind in kinds])
+            (rules.FilingType.labels[type], [(kind.value, kind.label) for kind in kinds])
             for type, kinds in rules.SUBTYPES.items()
         ],
         label="人员类别",
