@@ -70,7 +70,11 @@ class LastDayField(forms.DateField):
 
     def clean(self, value: Any) -> dt.date | None:
         last = super().clean(value)
-        return rules.end_after(last) if last is not None else None
+        if last is None:
+            return None
+        if last >= dt.date.max:
+            raise forms.ValidationError("日期超出范围。")
+        return rules.end_after(last)
 
 
 def rule_link(rule_id: str) -> SafeString:
@@ -166,6 +170,21 @@ class RegisterForm(forms.Form):
     insurance_type = forms.ChoiceField(choices=Patient.Insurance.choices, label="险种")
     phone = forms.CharField(label="联系电话", max_length=20, required=False)
     address = forms.CharField(label="联系地址", max_length=200, required=False)
+
+
+class PatientEditForm(forms.Form):
+    """Correcting a patient: name and contact; the certificate number by a reviewer."""
+
+    name = forms.CharField(label="姓名", max_length=50)
+    phone = forms.CharField(label="联系电话", max_length=30, required=False)
+    address = forms.CharField(label="联系地址", max_length=200, required=False)
+    cert_number = CodeField(label="证件号码（仅复核人员可更正）", max_length=40, required=False)
+    reason = forms.CharField(label="更正原因", max_length=100, required=False)
+
+    def __init__(self, *args: Any, may_correct_certificate: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not may_correct_certificate:
+            del self.fields["cert_number"]
 
 
 class AgentForm(forms.Form):

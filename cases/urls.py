@@ -16,6 +16,7 @@ urlpatterns = [
     path("patients/", patients.patient_search, name="patient_search"),
     path("patients/new/", patients.patient_register_view, name="patient_register"),
     path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),
+    path("patients/<int:pk>/edit/", patients.patient_edit, name="patient_edit"),
     path("patients/<int:pk>/qualifications/new/", qualifications.apply, name="qualification_apply"),
     path("patients/<int:pk>/selections/new/", selections.add, name="selection_add"),
     path("patients/<int:pk>/filings/new/", filings.create, name="filing_create"),

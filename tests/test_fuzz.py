@@ -18,7 +18,7 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2025, 3, 1)
-EXAMPLES = 200  # per form: eleven forms and three searches, over 2,000 in all
+EXAMPLES = 200  # per form: fifteen forms and three searches, over 3,000 in all
 
 HOSTILE = [
     "",
@@ -146,6 +146,9 @@ FORMS = {
         ],
     ),
     "filing_cancel": ("filing", ["day", "reason"]),
+    "filing_change": ("filing", ["day", "destination", "materials", "reason", "channel"]),
+    "qualification_cancel": ("qualification", ["day", "reason"]),
+    "patient_edit": ("patient", ["name", "phone", "address", "cert_number", "reason"]),
     "letter_issue": (
         "patient",
         ["disease", "issuer", "receiver", "reason", "reason_text", "issued_on"],
@@ -153,6 +156,7 @@ FORMS = {
     "two_factor_verify": (None, ["token", "next"]),
     "login": (None, ["username", "password"]),
     "inbox_read": (None, []),
+    "inbox_read_all": (None, []),
 }
 SEARCHES = {
     "patient_search": ["q", "disease", "insurance_type", "filing_status", "page", "export"],

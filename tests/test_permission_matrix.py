@@ -65,6 +65,7 @@ def records(clerk, reviewer, bureau_admin):
 # url name -> (record, expected GET status for clerk, reviewer, bureau admin)
 MATRIX = {
     "patient_detail": ("patient", 200, 200, 200),
+    "patient_edit": ("patient", 200, 200, 200),
     "qualification_apply": ("patient", 200, 200, 200),
     "selection_add": ("patient", 200, 200, 200),
     "filing_create": ("patient", 200, 200, 200),

@@ -104,6 +104,34 @@ MAX_NAME_LENGTH = 50
 MAX_PHONE_LENGTH = 20
 
 
+def normalize_phone(value: str) -> str:
+    """A phone number as stored and searched: NFKC (full-width digits become ASCII),
+    without the spaces and hyphens it is often written with (0778-2234567)."""
+    text = unicodedata.normalize("NFKC", value or "")
+    return "".join(text.split()).replace("-", "")
+
+
+def check_phone(phone: str) -> list[Violation]:
+    """ID-1: a phone number, if given, is digits (a leading + for another country)."""
+    if len(phone) > MAX_PHONE_LENGTH:
+        return [Violation("ID-1", f"联系电话最多{MAX_PHONE_LENGTH}位。", "phone")]
+    if phone and not phone.removeprefix("+").isdigit():
+        return [Violation("ID-1", "联系电话只能由数字组成。", "phone")]
+    return []
+
+
+def check_correction(
+    *, certificate_changed: bool, by_reviewer: bool, reason: str
+) -> list[Violation]:
+    """ID-1: a certificate number is corrected only by a reviewer, with the reason."""
+    violations = []
+    if certificate_changed and not by_reviewer:
+        violations.append(Violation("ID-1", "更正证件号码须由复核人员办理。", "cert_number"))
+    if certificate_changed and not reason.strip():
+        violations.append(Violation("ID-1", "更正证件号码须填写原因。", "reason"))
+    return violations
+
+
 def check_patient(
     *,
     name: str,
@@ -120,8 +148,7 @@ def check_patient(
         violations.append(Violation("ID-1", "请填写参保人姓名。", "name"))
     elif len(name.strip()) > MAX_NAME_LENGTH:
         violations.append(Violation("ID-1", f"姓名最多{MAX_NAME_LENGTH}个字。", "name"))
-    if len(phone) > MAX_PHONE_LENGTH:
-        violations.append(Violation("ID-1", f"联系电话最多{MAX_PHONE_LENGTH}位。", "phone"))
+    violations += check_phone(phone)
     if insurance_type not in InsuranceType.labels:
         violations.append(
             Violation("ID-5", "险种应为310职工医保或390城乡居民医保。", "insurance_type")

@@ -11,7 +11,7 @@ from pypinyin import Style, pinyin
 from cases import access, rules
 from cases.facts import today as local_today
 from cases.models import Patient
-from cases.services import PolicyRefusal, save_as
+from cases.services import PolicyRefusal, refuse_if, save_as
 from institutions.models import Region
 from portal.models import Bureau, User
 
@@ -53,6 +53,7 @@ def patient_register(
     """Register a patient of the user's bureau. The insured county defaults to the
     bureau's county (ID-6)."""
     today = today or local_today()
+    phone = rules.normalize_phone(phone)
     bureau: Bureau | None = by.bureau
     given = rules.normalize_cert_number(cert_number)
     # ID-1: a first-generation 15-digit number is recorded converted to 18 digits.
@@ -90,7 +91,7 @@ def patient_register(
         insurance_type=insurance_type,
         region=region,
         bureau=bureau,
-        phone=phone.strip(),
+        phone=phone,
         address=address.strip()[:200],
     )
     if cert_type == rules.CertType.RESIDENT_ID:
@@ -113,6 +114,60 @@ def patient_register(
             [rules.Violation("ID-1", "该证件号码的参保人已登记。", "cert_number")]
         ) from exc
     return Registration(patient, warnings)
+
+
+@transaction.atomic
+def patient_correct(
+    *,
+    by: User,
+    patient: Patient,
+    name: str,
+    phone: str = "",
+    address: str = "",
+    cert_number: str | None = None,
+    reason: str = "",
+    today: dt.date | None = None,
+) -> Patient:
+    """Correct a patient's name, phone and address; the certificate number only by a
+    reviewer, with the reason (ID-1). The history keeps the earlier values and the reason."""
+    patient = access.under_patient(Patient.objects.select_for_update(), patient).get()
+    name, phone = name.strip(), rules.normalize_phone(phone)
+    number = patient.cert_number
+    if cert_number is not None:
+        number = rules.resident_number(patient.cert_type, cert_number)
+    changed = number != patient.cert_number
+    violations = rules.check_correction(
+        certificate_changed=changed, by_reviewer=access.may_review(by), reason=reason
+    )
+    if not name:
+        violations.append(rules.Violation("ID-1", "请填写参保人姓名。", "name"))
+    elif len(name) > rules.MAX_NAME_LENGTH:
+        violations.append(rules.Violation("ID-1", f"姓名最多{rules.MAX_NAME_LENGTH}个字。", "name"))
+    violations += rules.check_phone(phone)
+    if changed:
+        violations += rules.check_certificate(patient.cert_type, number, today or local_today())
+        if not violations:
+            others = Patient.objects.filter(cert_type=patient.cert_type, cert_number=number)
+            violations += rules.check_not_registered(
+                registered=access.across_bureaus(others, "ID-1").exists()
+            )
+    refuse_if(violations)
+    patient.name, patient.phone, patient.address = name, phone, address.strip()[:200]
+    patient.name_pinyin, patient.name_initials = name_pinyin(name)
+    if changed:
+        patient.cert_number = number
+        if patient.cert_type == rules.CertType.RESIDENT_ID:
+            patient.birth_date = rules.id_birth_date(number)
+            patient.sex = rules.id_sex(number)
+    patient._change_reason = reason.strip()[:100] or "更正"  # type: ignore[attr-defined]
+    try:
+        with transaction.atomic():
+            save_as(patient, by)
+    except IntegrityError as exc:
+        raise PolicyRefusal(
+            [rules.Violation("ID-1", "该证件号码的参保人已登记。", "cert_number")]
+        ) from exc
+    return patient
 
 
 def find_registered(cert_type: str, cert_number: str) -> Patient | None:

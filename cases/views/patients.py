@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from cases import access, facts, rules, selectors
-from cases.forms import RegisterForm, SearchForm, show_refusal
+from cases.forms import PatientEditForm, RegisterForm, SearchForm, show_refusal
 from cases.masking import NOT_IN_URLS, identifies_someone
 from cases.models import Patient, Qualification, Selection
 from cases.services import PolicyRefusal
-from cases.services.patients import find_registered, patient_register
+from cases.services.patients import find_registered, patient_correct, patient_register
 from cases.views.common import EXPORT_FORMATS, StaffRequest, bureau_staff, export, recorder
 from institutions.parameters import parameters_on
 from portal import searches
@@ -129,6 +129,36 @@ def patient_register_view(request: StaffRequest) -> HttpResponse:
                 messages.success(request, f"已登记参保人{registration.patient.name}。")
                 return redirect("patient_detail", pk=registration.patient.pk)
     return render(request, "cases/patient_register.html", {"form": form})
+
+
+@recorder
+def patient_edit(request: StaffRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(request.user, pk)
+    reviewer = access.may_review(request.user)
+    initial = {"name": patient.name, "phone": patient.phone, "address": patient.address}
+    if reviewer:
+        initial["cert_number"] = patient.cert_number
+    form = PatientEditForm(request.POST or None, initial=initial, may_correct_certificate=reviewer)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            patient_correct(
+                by=request.user,
+                patient=patient,
+                name=data["name"],
+                phone=data["phone"],
+                address=data["address"],
+                cert_number=data.get("cert_number") or None,
+                reason=data["reason"],
+            )
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(request, "参保人信息已更正，原信息保留在变更记录中。")
+            return redirect("patient_detail", pk=patient.pk)
+    return render(
+        request, "cases/form.html", {"form": form, "patient": patient, "title": "更正参保人信息"}
+    )
 
 
 def selection_slots(

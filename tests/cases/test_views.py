@@ -905,3 +905,41 @@ def test_only_what_the_rules_allow_is_offered_on_filings(client_for, clerk, pati
     assert "2025-09-01 起可变更或取消" in page
     assert reverse("filing_cancel", args=[filing.pk]) not in page
     assert reverse("filing_change", args=[filing.pk]) not in page
+
+
+def test_correcting_a_patient_keeps_the_history(client_for, clerk, reviewer, patient):
+    client = client_for(clerk)
+    url = reverse("patient_edit", args=[patient.pk])
+    form = client.get(url).content.decode()
+    assert 'name="cert_number"' not in form  # a clerk does not correct the certificate
+    refused = client.post(url, {"name": "韦示例", "phone": "0778-22x", "address": ""})
+    assert "ID-1" in refused.context["form"].errors["phone"][0]
+    client.post(url, {"name": "韦实例", "phone": "１３８ ００００ ２２２２", "address": "金城江"})
+    patient.refresh_from_db()
+    assert (patient.name, patient.phone) == ("韦实例", "13800002222")
+    assert patient.name_initials.startswith("wsl")
+    assert patient.history.count() == 2
+    assert patient.history.first().history_user == clerk
+    # The certificate number: a reviewer, with a reason.
+    number = factories.resident_id("451202")
+    checking = client_for(reviewer)
+    refused = checking.post(url, {"name": "韦实例", "cert_number": number, "reason": ""})
+    assert "ID-1" in refused.context["form"].errors["reason"][0]
+    checking.post(url, {"name": "韦实例", "cert_number": number, "reason": "录入错误"})
+    patient.refresh_from_db()
+    assert patient.cert_number == number
+    assert patient.history.first().history_change_reason == "录入错误"
+
+
+def test_a_phone_is_stored_as_digits_and_found(client_for, clerk):
+    client_for(clerk).post(
+        reverse("patient_register"),
+        {
+            "cert_type": "resident_id",
+            "cert_number": factories.resident_id("451202"),
+            "name": "韦电话",
+            "insurance_type": "390",
+            "phone": "１３９-0000-1111",
+        },
+    )
+    assert Patient.objects.get(name="韦电话").phone == "13900001111"
