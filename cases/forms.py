@@ -269,6 +269,17 @@ class DestinationField(forms.ModelChoiceField[Region]):
     def label_from_instance(self, obj: Region) -> str:
         return f"{obj.code} {obj.full_name}"
 
+    def to_python(self, value: Any) -> Region | None:
+        """Any division code of the table: the list offers FL-1's destinations, and a
+        code outside them (a county, a Guangxi city) is refused by FL-1 itself, with the
+        rest of the form's rules in the same round."""
+        if value in self.empty_values:
+            return None
+        found = Region.objects.filter(code=str(value).strip()).first()
+        if found is None:
+            raise forms.ValidationError("ID-2：不是有效的行政区划代码。", code="invalid_choice")
+        return found
+
 
 class FilingForm(AgentForm):
     type = forms.ChoiceField(choices=Filing.Type.choices, label="备案类型")

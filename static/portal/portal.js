@@ -72,6 +72,10 @@
     filterSubtypes();
   }
 
+  // A refused form: focus the summary of its errors, read out by screen readers.
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });

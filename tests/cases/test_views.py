@@ -943,3 +943,17 @@ def test_a_phone_is_stored_as_digits_and_found(client_for, clerk):
         },
     )
     assert Patient.objects.get(name="韦电话").phone == "13900001111"
+
+
+def test_a_refused_form_sums_up_every_error_at_the_top(client_for, clerk, patient):
+    refused = client_for(clerk).post(
+        reverse("filing_create", args=[patient.pk]),
+        filing_data(end="2025-08-30", materials=[], destination="450100"),
+    )
+    page = refused.content.decode()
+    summary = page[
+        page.index('id="error-summary"') : page.index("</ul>", page.index('id="error-summary"'))
+    ]
+    for rule in ("FL-1", "FL-3", "FL-5"):
+        assert rule in summary
+    assert 'href="#id_end"' in summary
