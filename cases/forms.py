@@ -4,6 +4,7 @@ services, whose refusals are shown next to the fields (see ``show_refusal``)."""
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -114,7 +115,7 @@ class InstitutionField(forms.ModelChoiceField[Institution]):
             "placeholder": "机构编码或名称",
         }
     )
-    default_error_messages = {"invalid_choice": "ID-3：没有这个定点医药机构编码。"}
+    default_error_messages = {"invalid_choice": "ID-3：没有这个编码或名称的定点医药机构。"}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -122,9 +123,22 @@ class InstitutionField(forms.ModelChoiceField[Institution]):
         )
 
     def to_python(self, value: Any) -> Any:
-        if isinstance(value, str):
-            value = rules.normalize_cert_number(value).split(" ")[0]
-        return super().to_python(value)
+        """A code (and whatever follows it, as the autocomplete shows it) or, typed in
+        full, the one institution of that name."""
+        if value in self.empty_values:
+            return None
+        text = unicodedata.normalize("NFKC", str(value)).strip()
+        token = text.split()[0].upper() if text else ""
+        institutions = Institution.objects.select_related("location")
+        found = institutions.filter(code=token).first()
+        if found is None and text:
+            named = list(institutions.filter(name=text)[:2])
+            found = named[0] if len(named) == 1 else None
+        if found is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return found
 
     def label_from_instance(self, obj: Institution) -> str:
         return f"{obj.code} {obj.name}"

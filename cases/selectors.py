@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,10 +263,49 @@ def networked_institutions(region: Region, disease: Disease, today: dt.date) -> 
 
 
 def institution_choices(term: str, limit: int = 20) -> list[tuple[str, str]]:
-    """Institutions whose code starts with, or whose name contains, ``term``."""
+    """Institutions whose code starts with ``term``, or whose name has its characters in
+    order (南宁第一 finds 南宁市第一人民医院)."""
     code = rules.normalize_cert_number(term)[:40]
-    qs = Institution.objects.filter(Q(code__startswith=code) | Q(name__contains=term.strip()))
+    characters = "".join(term.split())[:20]
+    in_order = ".*".join(re.escape(c) for c in characters)
+    qs = Institution.objects.filter(Q(code__startswith=code) | Q(name__regex=in_order))
     return list(qs.order_by("code").values_list("code", "name")[:limit])
+
+
+@dataclass(frozen=True)
+class QuickChoice:
+    """A one-click value for a form field: the patient's own disease or institution."""
+
+    field: str
+    value: str
+    label: str
+
+
+def patient_choices(
+    patient: Patient, today: dt.date, *, diseases: bool = True, institutions: str = ""
+) -> list[QuickChoice]:
+    """The diseases the patient holds today and the institutions selected today, as
+    one-click choices for the form fields ``disease`` and ``institutions``."""
+    choices: list[QuickChoice] = []
+    if diseases:
+        held = (
+            access.under_patient(Qualification.objects.select_related("disease"), patient)
+            .filter(status__in=rules.HELD, valid_from__lte=today)
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=today))
+            .order_by("disease__code")
+        )
+        choices += [QuickChoice("disease", str(q.disease_id), q.disease.name) for q in held]
+    if institutions:
+        selected = (
+            access.under_patient(Selection.objects.select_related("institution"), patient)
+            .filter(start__lte=today)
+            .filter(Q(end__isnull=True) | Q(end__gt=today))
+            .order_by("slot")
+        )
+        choices += [
+            QuickChoice(institutions, s.institution.code, s.institution.name) for s in selected
+        ]
+    return choices
 
 
 @dataclass

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from cases import access, selectors
+from cases import access, facts, selectors
 from cases.forms import LetterForm, show_refusal, today_initial
 from cases.services import PolicyRefusal
 from cases.services.letters import letter_issue
@@ -35,6 +35,7 @@ def issue(request: StaffRequest, pk: int) -> HttpResponse:
             "patient": patient,
             "title": "开具转诊证明",
             "institution_autocomplete": True,
+            "quick": selectors.patient_choices(patient, facts.today()),
         },
     )
 

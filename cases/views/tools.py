@@ -6,6 +6,8 @@ from typing import Any
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from cases import facts, rules, selectors
 from cases.forms import FinderForm, SettlementForm, rule_link, today_initial
@@ -53,6 +55,11 @@ def settlement(request: StaffRequest) -> HttpResponse:
                 day=data["day"],
             )
     failed = [(rule_link(v.rule), v.message) for v in answer.failed] if answer else []
+    quick = (
+        selectors.patient_choices(linked, facts.today(), institutions="institution")
+        if linked is not None
+        else []
+    )
     return render(
         request,
         "cases/settlement.html",
@@ -63,8 +70,31 @@ def settlement(request: StaffRequest) -> HttpResponse:
             "linked": linked,
             "failed": failed,
             "outcome_label": answer.outcome.label if answer else "",
+            "quick": quick,
+            "next_steps": next_steps(answer, form, patient) if answer else [],
         },
     )
+
+
+def next_steps(
+    answer: rules.SettlementAnswer, form: SettlementForm, patient: Patient | None
+) -> list[tuple[str, str]]:
+    """After MANUAL or NOT_COVERED: where the patient could settle directly instead (the
+    networked institutions of that place), and adding this one as a selection (ST-2)."""
+    if answer.outcome == rules.Outcome.DIRECT or patient is None:
+        return []
+    institution, disease = form.cleaned_data["institution"], form.cleaned_data["disease"]
+    place = institution.location.prefecture_id or institution.location_id
+    finder = (
+        reverse("institution_finder")
+        + "?"
+        + urlencode({"destination": place, "disease": disease.pk, "patient": patient.pk})
+    )
+    steps = [(finder, f"查找该地开通“{disease.name}”联网结算的机构")]
+    if "ST-2" in rules.rules_of(answer.failed):
+        add = reverse("selection_add", args=[patient.pk]) + f"?institution={institution.code}"
+        steps.append((add, f"将{institution.name}新增为选点机构"))
+    return steps
 
 
 AUTOCOMPLETE_MIN_LENGTH = 2

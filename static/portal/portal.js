@@ -72,6 +72,16 @@
     filterSubtypes();
   }
 
+  // One-click choices (the patient's own diseases and institutions) fill their field.
+  document.querySelectorAll("[data-fill]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var field = document.querySelector('[name="' + button.dataset.fill + '"]');
+      if (!field) { return; }
+      field.value = button.dataset.value;
+      field.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  });
+
   // A refused form: focus the summary of its errors, read out by screen readers.
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }

@@ -957,3 +957,34 @@ def test_a_refused_form_sums_up_every_error_at_the_top(client_for, clerk, patien
     for rule in ("FL-1", "FL-3", "FL-5"):
         assert rule in summary
     assert 'href="#id_end"' in summary
+
+
+def test_forms_know_the_patient(client_for, clerk, reviewer, patient, hospitals):
+    """One-click choices of the patient's diseases and institutions, institutions found by
+    name, and after a refusal to settle directly the next steps."""
+    qualified(clerk, reviewer, patient)
+    selection_add(by=clerk, patient=patient, institution=hospitals["home"], start=TODAY)
+    client = client_for(clerk)
+    page = client.get(reverse("settlement") + f"?pid={patient.pk}").content.decode()
+    assert 'data-fill="disease"' in page
+    assert 'data-fill="institution" data-value="H45120200001"' in page
+    found = client.get(reverse("institution_autocomplete"), {"q": "示例 00002"}).json()
+    assert "H45120200002" in [r["code"] for r in found["results"]]
+    # A full name typed in place of the code is accepted (it names one institution).
+    factories.institution("H45010300009", name="南宁市第一人民医院", networked=("M03900",))
+    found = client.get(reverse("institution_autocomplete"), {"q": "南宁第一"}).json()
+    assert [r["code"] for r in found["results"]] == ["H45010300009"]
+    answer = client.post(
+        reverse("settlement"),
+        {
+            "pid": patient.pk,
+            "institution": "南宁市第一人民医院",
+            "disease": Disease.objects.get(code="M03900").pk,
+            "day": "2025-03-01",
+        },
+    )
+    assert answer.context["answer"].outcome == "not_covered"  # ST-2: not a selection
+    steps = answer.content.decode()
+    assert 'id="next-steps"' in steps
+    assert reverse("selection_add", args=[patient.pk]) + "?institution=H45010300009" in steps
+    assert reverse("institution_finder") + "?destination=450100" in steps
