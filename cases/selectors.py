@@ -281,6 +281,16 @@ class QuickChoice:
     label: str
 
 
+def active_selections(patient: Patient, today: dt.date) -> list[Selection]:
+    """The patient's selections that apply today, by slot (SL-1 counts these)."""
+    return list(
+        access.under_patient(Selection.objects.select_related("institution"), patient)
+        .filter(start__lte=today)
+        .filter(Q(end__isnull=True) | Q(end__gt=today))
+        .order_by("slot")
+    )
+
+
 def patient_choices(
     patient: Patient, today: dt.date, *, diseases: bool = True, institutions: str = ""
 ) -> list[QuickChoice]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
-from cases import selectors
+from cases import facts, selectors
 from cases.forms import EndSelectionForm, SelectionForm, show_refusal, today_initial
 from cases.services import PolicyRefusal
 from cases.services.selections import selection_add, selection_end
 from cases.views.common import StaffRequest, recorder
+from institutions.parameters import parameters_on
 
 
 @recorder
@@ -36,6 +39,13 @@ def add(request: StaffRequest, pk: int) -> HttpResponse:
                 f"已选定{result.selection.institution.name}（选点位{result.selection.slot}）。",
             )
             return redirect("patient_detail", pk=patient.pk)
+    # SL-1 explained before the form: when every slot is taken today, which one to end,
+    # coming back here with the institution as typed.
+    today = facts.today()
+    active = selectors.active_selections(patient, today)
+    limit = parameters_on(today).max_selected_institutions
+    typed = request.POST.get("institution") or request.GET.get("institution", "")
+    back = reverse("selection_add", args=[patient.pk]) + "?" + urlencode({"institution": typed})
     return render(
         request,
         "cases/form.html",
@@ -44,6 +54,9 @@ def add(request: StaffRequest, pk: int) -> HttpResponse:
             "patient": patient,
             "title": "新增选点机构",
             "institution_autocomplete": True,
+            "slots_full": active if len(active) >= limit else [],
+            "limit": limit,
+            "then": back,
         },
     )
 
@@ -64,6 +77,11 @@ def end(request: StaffRequest, pk: int) -> HttpResponse:
             show_refusal(form, refusal)
         else:
             messages.success(request, "选点已终止。")
+            then = request.GET.get("then", "")
+            if then and url_has_allowed_host_and_scheme(
+                then, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            ):
+                return redirect(then)
             return redirect("patient_detail", pk=selection.patient_id)
     return render(
         request,

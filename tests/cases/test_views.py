@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from urllib.parse import quote
 
 import openpyxl
 import pytest
@@ -988,3 +989,29 @@ def test_forms_know_the_patient(client_for, clerk, reviewer, patient, hospitals)
     assert 'id="next-steps"' in steps
     assert reverse("selection_add", args=[patient.pk]) + "?institution=H45010300009" in steps
     assert reverse("institution_finder") + "?destination=450100" in steps
+
+
+def test_a_full_set_of_selections_is_explained_before_the_form(
+    client_for, clerk, patient, hospitals
+):
+    for key in ("home", "home2", "home3"):
+        selection_add(by=clerk, patient=patient, institution=hospitals[key], start=TODAY)
+    client = client_for(clerk)
+    add = reverse("selection_add", args=[patient.pk])
+    page = client.get(add + "?institution=H45120200004").content.decode()
+    assert 'id="slots-full"' in page
+    first = Selection.objects.get(slot=1)
+    end = reverse("selection_end", args=[first.pk])
+    assert f"{end}?then=" in page
+    back = client.post(
+        end + "?then=" + quote(add + "?institution=H45120200004"),
+        {"end": "2025-02-28", "end_reason": "换点"},
+    )
+    assert back["Location"] == add + "?institution=H45120200004"
+    assert 'id="slots-full"' not in client.get(back["Location"]).content.decode()
+    outside = client.post(
+        reverse("selection_end", args=[Selection.objects.get(slot=2).pk])
+        + "?then=https://evil.example/",
+        {"end": "2025-02-28", "end_reason": "x"},
+    )
+    assert outside["Location"] == reverse("patient_detail", args=[patient.pk])
