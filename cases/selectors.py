@@ -40,6 +40,9 @@ class PatientCriteria:
     filing_status: str = ""  # "" | "active" | "none"
 
 
+LAST_DIGITS = 4
+
+
 def patient_search(user: Viewer, criteria: PatientCriteria, today: dt.date) -> QuerySet[Patient]:
     """Patients of the user's bureau matching ``criteria``, newest first. An ID number or
     phone is matched exactly, a 15-digit ID as its 18-digit form (ID-1), Latin letters as
@@ -47,7 +50,10 @@ def patient_search(user: Viewer, criteria: PatientCriteria, today: dt.date) -> Q
     qs = patient_list(user)
     q = rules.normalize_cert_number(criteria.q)
     if q:
-        if q.isdigit() and len(q) in PHONE_LENGTHS:
+        if len(q) == LAST_DIGITS and q[:-1].isdigit() and (q[-1].isdigit() or q[-1] == "X"):
+            # The last four characters of an ID number, as clerks are often told them.
+            qs = qs.filter(cert_number__endswith=q)
+        elif q.isdigit() and len(q) in PHONE_LENGTHS:
             qs = qs.filter(Q(phone=q) | Q(cert_number=q))
         elif len(q) == rules.FIRST_GENERATION_LENGTH and q.isdigit():
             qs = qs.filter(cert_number=rules.upgrade_first_generation(q))

@@ -10,8 +10,9 @@ from typing import Any
 import tablib
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils.http import content_disposition_header
 
-from cases import access
+from cases import access, facts
 from portal.audit import record_export
 from portal.models import User
 from portal.spreadsheets import CSV, XLSX
@@ -55,13 +56,13 @@ def recorder(view: View) -> View:
 def spreadsheet(
     rows: Sequence[Sequence[Any]], headers: list[str], name: str, fmt: str
 ) -> HttpResponse:
-    """``rows`` as an .xlsx or .csv download named ``name``."""
+    """``rows`` as an .xlsx or .csv download named ``name`` (Chinese allowed)."""
     dataset = tablib.Dataset(*rows, headers=headers)
     if fmt == "xlsx":
         response = HttpResponse(XLSX().export_data(dataset), content_type=XLSX.CONTENT_TYPE)
     else:
         response = HttpResponse(CSV().export_data(dataset), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.{fmt}") or ""
     return response
 
 
@@ -79,7 +80,13 @@ def export(
     unmask = access.unmasked(request, f"{what}导出")
     data = rows(unmask)
     record_export(request.user, what, len(data), unmasked=unmask)
-    return spreadsheet(data, headers, name, fmt)
+    return spreadsheet(data, headers, export_name(request.user, name), fmt)
+
+
+def export_name(user: User, what: str) -> str:
+    """参保人_金城江区_20261201: what, the bureau's county and the day of the export."""
+    county = user.bureau.county.name if user.bureau else ""
+    return "_".join(part for part in (what, county, f"{facts.today():%Y%m%d}") if part)
 
 
 __all__ = ["EXPORT_FORMATS", "StaffRequest", "bureau_staff", "export", "recorder", "spreadsheet"]

@@ -89,7 +89,7 @@ def expiring(request: StaffRequest) -> HttpResponse:
         return export(
             request,
             what="到期队列",
-            name="expiring",
+            name="到期事项",
             fmt=fmt,
             headers=["类别", "姓名", "证件号码", "内容", "有效期至"],
             rows=lambda unmask: [

@@ -87,7 +87,7 @@ def patient_search(request: StaffRequest) -> HttpResponse:
         return export(
             request,
             what="参保人查询结果",
-            name="patients",
+            name="参保人",
             fmt=fmt,
             headers=["姓名", "证件号码", "险种", "参保地", "联系电话", "登记日期"],
             rows=lambda unmask: [patient_row(p, unmask) for p in qs[:EXPORT_LIMIT]],

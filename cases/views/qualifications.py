@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from cases import access, selectors
+from cases import access, facts, selectors
 from cases.forms import (
     ApplyForm,
     CancelQualificationForm,
@@ -142,7 +142,7 @@ def review_queue(request: StaffRequest) -> HttpResponse:
         return export(
             request,
             what="待复核队列",
-            name="reviews",
+            name="待复核申请",
             fmt=fmt,
             headers=["姓名", "证件号码", "病种", "申请日期", "录入人"],
             rows=lambda unmask: [
@@ -157,5 +157,7 @@ def review_queue(request: StaffRequest) -> HttpResponse:
             ],
         )
     return render(
-        request, "cases/review_queue.html", {"queue": queue[:200], "count": queue.count()}
+        request,
+        "cases/review_queue.html",
+        {"queue": queue[:200], "count": queue.count(), "today": facts.today()},
     )

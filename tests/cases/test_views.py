@@ -848,12 +848,12 @@ def test_reminders_lead_to_their_record_and_can_all_be_read(client_for, clerk, p
     assert 'id="nav-unread"' not in client.get(reverse("inbox")).content.decode()
 
 
-def apply_for(client, patient, disease="M03900"):
+def apply_for(client, patient, disease="M03900", applied_on="2025-03-01"):
     return client.post(
         reverse("qualification_apply", args=[patient.pk]),
         {
             "disease": Disease.objects.get(code=disease).pk,
-            "applied_on": "2025-03-01",
+            "applied_on": applied_on,
             "diagnosis_institution": "H45120200001",
             "diagnosis_date": "2025-02-20",
             "diagnosis_doctor": "李医生",
@@ -1015,3 +1015,21 @@ def test_a_full_set_of_selections_is_explained_before_the_form(
         {"end": "2025-02-28", "end_reason": "x"},
     )
     assert outside["Location"] == reverse("patient_detail", args=[patient.pk])
+
+
+def test_lists_like_the_ones_clerks_know(client_for, clerk, reviewer, patient, hospitals):
+    client = client_for(clerk)
+    factories.patient(clerk, name="覃示例")
+    # By the last four characters of the ID number, within the bureau.
+    found = client.get(reverse("patient_search"), {"q": patient.cert_number[-4:]})
+    assert [p.pk for p in found.context["page"].object_list] == [patient.pk]
+    assert 'id="result-count">共 1 人<' in found.content.decode()
+    # Exports named with what, the bureau's county and the day.
+    export = client.get(reverse("patient_search") + "?export=csv")
+    assert "filename*=utf-8''" in export["Content-Disposition"]
+    assert quote("参保人_金城江区_20250301.csv") in export["Content-Disposition"]
+    # The review queue says how long each application has waited.
+    apply_for(client, patient, applied_on="2025-02-20")
+    queue = client_for(reviewer).get(reverse("review_queue")).content.decode()
+    assert "已等待" in queue
+    assert "9 天" in queue
