@@ -49,6 +49,9 @@ class UserAdmin(BaseUserAdmin[User], HistoryAdmin):
     portal.access: nobody but a superuser grants superuser or staff status, or a role or
     permission they do not hold themselves, or touches an account that holds more."""
 
+    # Plain multiple selects: the stock two-box widget labels its spans with aria-label,
+    # which ARIA forbids on them (axe: aria-prohibited-attr).
+    filter_horizontal = ()
     list_display = ["username", "last_name", "first_name", "role", "bureau", "is_active"]
     list_filter = ["role", "is_active", "is_staff"]
     search_fields = ["username", "first_name", "last_name", "bureau__name"]
@@ -76,7 +79,8 @@ class UserAdmin(BaseUserAdmin[User], HistoryAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser and obj is not None:
+        # Nobody edits these: shown, not offered as inputs (for superusers too).
+        if obj is not None:
             fields += ["last_login", "date_joined"]
         return fields
 
