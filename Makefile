@@ -41,6 +41,7 @@ run: install
 test: install-dev locale/zh_Hans/LC_MESSAGES/django.mo
 	scripts/ensure_services.sh
 	scripts/ensure_browser.sh
+	scripts/ensure_validator.sh
 	PORTAL_ENV=test DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	  CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 	  $(VENV)/bin/pytest $(PYTEST_ARGS)

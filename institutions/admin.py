@@ -72,7 +72,8 @@ class LabelledInlineFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
             label = "删除" if name == "DELETE" else str(field.label or name)
             # The admin wraps a foreign key's select; the label goes on the select.
             widget = getattr(field.widget, "widget", field.widget)
-            widget.attrs.setdefault("aria-label", label)
+            if not widget.is_hidden:
+                widget.attrs.setdefault("aria-label", label)
 
 
 class NetworkedSettlementInline(admin.TabularInline[NetworkedSettlement, Institution]):

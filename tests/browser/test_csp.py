@@ -5,7 +5,11 @@ Playwright)."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -23,6 +27,9 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
 ]
+
+ROOT = Path(__file__).resolve().parents[2]
+VNU = ROOT / "var" / "vnu" / "24.10.17" / "vnu.jar"  # scripts/ensure_validator.sh
 
 AXE = "/static/vendor/axe-core/axe.min.js"
 # WCAG 2.1 A and AA; an impact of serious or critical fails the page.
@@ -56,8 +63,8 @@ def session_cookie(user, verified: bool) -> str:
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_no_page_violates_the_content_security_policy(
-    live_server, clerk, reviewer, bureau_admin, regions, monkeypatch
+def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
+    live_server, clerk, reviewer, bureau_admin, regions, monkeypatch, tmp_path
 ):
     from playwright.sync_api import sync_playwright
 
@@ -123,6 +130,7 @@ def test_no_page_violates_the_content_security_policy(
     ]
     violations: dict[str, list[str]] = {}
     barriers: dict[str, list[str]] = {}
+    sources: dict[str, bytes] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context()
@@ -143,6 +151,7 @@ def test_no_page_violates_the_content_security_policy(
             response = page.goto(live_server.url + path)
             assert response is not None
             assert response.status < 400, (path, response.status)
+            sources[path] = response.body()
             page.wait_for_load_state("load")
             found = page.evaluate("window.__cspViolations") + [
                 c for c in console if "Content Security Policy" in c
@@ -159,4 +168,52 @@ def test_no_page_violates_the_content_security_policy(
         browser.close()
     assert violations == {}
     assert barriers == {}
+    assert invalid_html(sources, tmp_path) == {}
+
+
+# Markup of the admin site that Django or django-import-export writes, not this project:
+# (admin page, the checker's message as it starts). Any other error fails.
+UPSTREAM_MARKUP = [
+    # Django's autocomplete select of a required foreign key starts with the chosen value.
+    ("/admin/institutions/institution/", "The first child “option” element of a “select”"),
+    # django-import-export's import form posts to its own page with action="".
+    ("/admin/institutions/institution/import/", "Bad value “” for attribute “action”"),
+    # django-import-export's export fields carry the attributes its script selects by.
+    ("/admin/institutions/institution/export/", "Attribute “resource-"),
+    # Django's read-only password widget (a disabled <div>) and the empty choice of an
+    # optional autocomplete select.
+    ("/admin/portal/user/", "Attribute “disabled” not allowed on element “div”"),
+    ("/admin/portal/user/", "The “aria-describedby” attribute must point"),
+    ("/admin/portal/user/", "Element “option” without attribute “label” must not be empty"),
+]
+
+
+def upstream(path: str, message: str) -> bool:
+    return any(path.startswith(page) and message.startswith(text) for page, text in UPSTREAM_MARKUP)
+
+
+def invalid_html(sources: dict[str, bytes], folder: Path) -> dict[str, list[str]]:
+    """The Nu HTML Checker's errors on each page's HTML as the server sent it."""
+    if not VNU.exists() or shutil.which("java") is None:
+        pytest.fail("the HTML checker is missing: run scripts/ensure_validator.sh")
+    files = {}
+    for index, (path, body) in enumerate(sources.items()):
+        file = folder / f"page{index}.html"
+        file.write_bytes(body)
+        files[str(file)] = path
+    done = subprocess.run(
+        ["java", "-jar", str(VNU), "--errors-only", "--format", "json", *files],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors: dict[str, list[str]] = {}
+    for message in json.loads(done.stderr or done.stdout or '{"messages": []}')["messages"]:
+        path = files.get(message.get("url", "").removeprefix("file:"), message.get("url", ""))
+        if upstream(path, message.get("message", "")):
+            continue
+        errors.setdefault(path, []).append(
+            f"{message.get('lastLine', '?')}: {message.get('message', '')}"
+        )
+    return errors
     assert Institution.objects.filter(code="H45120200001").exists()
