@@ -9,6 +9,7 @@ injection), not merely stripped of its "=".
 from __future__ import annotations
 
 import io
+import unicodedata
 from typing import Any
 
 import openpyxl
@@ -16,6 +17,7 @@ import tablib
 from django.conf import settings
 from import_export.formats import base_formats
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.utils import get_column_letter
 
 from portal.imports import check_archive, check_row_count, too_many_rows
 
@@ -101,10 +103,33 @@ class XLSX(base_formats.XLSX):
             [ILLEGAL_CHARACTERS_RE.sub("", c) if isinstance(c, str) else c for c in row]
             for row in dataset
         ]
-        del dataset[:]
+        headers = list(dataset.headers or [])
+        book = openpyxl.Workbook(write_only=True)
+        sheet = book.create_sheet(dataset.title or "Sheet1")
+        for index, width in enumerate(column_widths([headers, *rows]), start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = width
+        if headers:
+            sheet.append(headers)
         for row in rows:
-            dataset.append(row)
-        return dataset.export("xlsx", **kwargs)
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+
+def display_width(value: object) -> int:
+    """Columns a value takes: a Chinese character two, anything else one."""
+    text = "" if value is None else str(value)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def column_widths(rows: list[list[Any]], least: int = 8, most: int = 60) -> list[int]:
+    """Widths fit for the widest value of each column (Chinese text counted double)."""
+    count = max((len(row) for row in rows), default=0)
+    return [
+        min(most, max(least, max((display_width(r[i]) for r in rows if i < len(r)), default=0) + 2))
+        for i in range(count)
+    ]
 
 
 FORMATS = [XLSX, CSV]

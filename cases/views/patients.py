@@ -41,7 +41,26 @@ def search(user: User, form: SearchForm) -> QuerySet[Patient]:
     return selectors.patient_search(user, criteria, facts.today())
 
 
+EXPORT_HEADERS = [
+    "姓名",
+    "证件号码",
+    "险种",
+    "参保地",
+    "联系电话",
+    "登记日期",
+    "门特病种",
+    "选点机构",
+    "跨省备案",
+]
+
+
 def patient_row(patient: Patient, unmask: bool) -> list[Any]:
+    """A patient and what applies to them today (selectors.with_case_today)."""
+    filed = [
+        f"{f.get_type_display()}→{f.destination.name}"
+        + (f"（有效期至{rules.last_day(f.end)}）" if f.end else "")
+        for f in getattr(patient, "filed", [])
+    ]
     return [
         patient.name,
         patient.cert_number if unmask else patient.masked_cert_number,
@@ -49,6 +68,9 @@ def patient_row(patient: Patient, unmask: bool) -> list[Any]:
         patient.region.full_name,
         patient.phone if unmask else patient.masked_phone,
         patient.created_at.date().isoformat(),
+        "、".join(q.disease.name for q in getattr(patient, "held", [])),
+        "、".join(s.institution.name for s in getattr(patient, "selected", [])),
+        "；".join(filed),
     ]
 
 
@@ -89,8 +111,11 @@ def patient_search(request: StaffRequest) -> HttpResponse:
             what="参保人查询结果",
             name="参保人",
             fmt=fmt,
-            headers=["姓名", "证件号码", "险种", "参保地", "联系电话", "登记日期"],
-            rows=lambda unmask: [patient_row(p, unmask) for p in qs[:EXPORT_LIMIT]],
+            headers=EXPORT_HEADERS,
+            rows=lambda unmask: [
+                patient_row(p, unmask)
+                for p in selectors.with_case_today(qs[:EXPORT_LIMIT], facts.today())
+            ],
         )
     unmask = access.unmasked(request, "参保人查询列表")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))

@@ -1033,3 +1033,20 @@ def test_lists_like_the_ones_clerks_know(client_for, clerk, reviewer, patient, h
     queue = client_for(reviewer).get(reverse("review_queue")).content.decode()
     assert "已等待" in queue
     assert "9 天" in queue
+
+
+def test_the_patient_export_carries_the_case_with_columns_fit_for_chinese(
+    client_for, clerk, reviewer, patient, hospitals
+):
+    qualified(clerk, reviewer, patient)
+    selection_add(by=clerk, patient=patient, institution=hospitals["home"], start=TODAY)
+    client = client_for(clerk)
+    client.post(reverse("filing_create", args=[patient.pk]), filing_data())
+    xlsx = client.get(reverse("patient_search"), {"export": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    header = [c.value for c in sheet[1]]
+    row = dict(zip(header, [c.value for c in sheet[2]], strict=True))
+    assert row["门特病种"] == "高血压病"
+    assert row["选点机构"] == hospitals["home"].name
+    assert row["跨省备案"] == "临时备案→广州市（有效期至2025-08-31）"
+    assert sheet.column_dimensions["I"].width >= len("临时备案→广州市（有效期至2025-08-31）")
