@@ -17,6 +17,7 @@ urlpatterns = [
     path("patients/new/", patients.patient_register_view, name="patient_register"),
     path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),
     path("patients/<int:pk>/edit/", patients.patient_edit, name="patient_edit"),
+    path("patients/<int:pk>/print/", patients.patient_print, name="patient_print"),
     path("patients/<int:pk>/qualifications/new/", qualifications.apply, name="qualification_apply"),
     path("patients/<int:pk>/selections/new/", selections.add, name="selection_add"),
     path("patients/<int:pk>/filings/new/", filings.create, name="filing_create"),

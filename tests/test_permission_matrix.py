@@ -66,6 +66,7 @@ def records(clerk, reviewer, bureau_admin):
 MATRIX = {
     "patient_detail": ("patient", 200, 200, 200),
     "patient_edit": ("patient", 200, 200, 200),
+    "patient_print": ("patient", 200, 200, 200),
     "qualification_apply": ("patient", 200, 200, 200),
     "selection_add": ("patient", 200, 200, 200),
     "filing_create": ("patient", 200, 200, 200),

@@ -21,6 +21,7 @@ from cases.services.patients import find_registered, patient_correct, patient_re
 from cases.views.common import EXPORT_FORMATS, StaffRequest, bureau_staff, export, recorder
 from institutions.parameters import parameters_on
 from portal import searches
+from portal.audit import record_print
 from portal.models import User
 
 PAGE_SIZE = 25
@@ -154,6 +155,19 @@ def patient_register_view(request: StaffRequest) -> HttpResponse:
                 messages.success(request, f"已登记参保人{registration.patient.name}。")
                 return redirect("patient_detail", pk=registration.patient.pk)
     return render(request, "cases/patient_register.html", {"form": form})
+
+
+@bureau_staff
+def patient_print(request: StaffRequest, pk: int) -> HttpResponse:
+    """The case on one page, to print: every record with its 有效期至."""
+    case = selectors.case_file(request.user, pk)
+    record_print(request.user, f"门特档案摘要 #{case.patient.pk}")
+    unmask = access.unmasked(request, f"门特档案摘要 #{case.patient.pk}")
+    return render(
+        request,
+        "cases/print_case.html",
+        {"case": case, "patient": case.patient, "unmask": unmask, "today": facts.today()},
+    )
 
 
 @recorder

@@ -94,6 +94,7 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
         f"{p}/filings/new/",
         f"{p}/letters/new/",
         f"{p}/edit/",
+        f"{p}/print/",
         f"/qualifications/{qualification.pk}/cancel/",
         f"/filings/{filing.pk}/change/",
         "/reviews/",

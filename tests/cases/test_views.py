@@ -1050,3 +1050,17 @@ def test_the_patient_export_carries_the_case_with_columns_fit_for_chinese(
     assert row["选点机构"] == hospitals["home"].name
     assert row["跨省备案"] == "临时备案→广州市（有效期至2025-08-31）"
     assert sheet.column_dimensions["I"].width >= len("临时备案→广州市（有效期至2025-08-31）")
+
+
+def test_a_one_page_case_summary_prints_every_record(client_for, clerk, reviewer, patient):
+    qualified(clerk, reviewer, patient)
+    client = client_for(clerk)
+    client.post(reverse("filing_create", args=[patient.pk]), filing_data())
+    page = client.get(reverse("patient_print", args=[patient.pk])).content.decode()
+    assert "门诊特殊慢性病档案摘要" in page
+    assert "高血压病" in page
+    assert "2025-08-31" in page  # the filing's 有效期至
+    assert "4512**********" in page
+    from portal.models import AuditEvent
+
+    assert AuditEvent.objects.filter(user=clerk, action="print").exists()
