@@ -221,7 +221,23 @@ class AgentForm(forms.Form):
 
 
 class ApplyForm(AgentForm):
+    """The diseases offered are the active ones the patient's insurance covers (ID-4,
+    ID-5); another one posted is refused citing ID-5."""
+
     disease = disease_field()
+
+    def __init__(self, *args: Any, patient: Patient | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["disease"]
+        if patient is not None and isinstance(field, forms.ModelChoiceField):
+            covered = (
+                {"for_employee": True}
+                if patient.insurance_type == rules.InsuranceType.EMPLOYEE
+                else {"for_resident": True}
+            )
+            field.queryset = Disease.objects.filter(active=True, **covered).order_by("code")
+            field.error_messages["invalid_choice"] = "ID-5：该病种不适用于参保人的险种，或已停用。"
+
     applied_on = forms.DateField(label="申请日期", widget=DateInput())
     diagnosis_institution = InstitutionField(label="诊断医疗机构")
     diagnosis_date = forms.DateField(label="诊断日期", widget=DateInput())

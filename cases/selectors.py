@@ -12,12 +12,13 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from cases import access, rules
+from cases import access, facts, rules
 from cases.access import Viewer
 from cases.masking import ID_LIKE, PHONE_LENGTHS
 from cases.models import Filing, Notification, Patient, Qualification, Selection, TransferLetter
 from cases.search import name_q, pinyin_q
 from institutions.models import Disease, Institution, NetworkedSettlement, Region
+from institutions.parameters import parameters_on
 from portal.models import User, chinese_name
 
 
@@ -311,6 +312,22 @@ def with_case_today(patients: QuerySet[Patient], today: dt.date) -> QuerySet[Pat
             queryset=Filing.objects.filter(running).select_related("destination"),
             to_attr="filed",
         ),
+    )
+
+
+def selection_preview(
+    patient: Patient, institution: Institution, start: dt.date
+) -> rules.SelectionCheck:
+    """What selecting ``institution`` from ``start`` would give, before saving: its scope
+    (SL-3), the slot it takes, and every rule it would break (nothing is written)."""
+    loaded = facts.require_institution(institution.pk)
+    return rules.check_selection(
+        patient_prefecture=facts.patient_prefecture(patient),
+        institution=facts.institution_facts(loaded),
+        start=start,
+        existing=facts.patient_selections(patient),
+        bases=facts.patient_bases(patient),
+        params=parameters_on(start),
     )
 
 

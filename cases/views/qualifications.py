@@ -30,7 +30,7 @@ from cases.views.patients import EXPORT_LIMIT
 @recorder
 def apply(request: StaffRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(request.user, pk)
-    form = ApplyForm(request.POST or None, initial=today_initial())
+    form = ApplyForm(request.POST or None, initial=today_initial(), patient=patient)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from cases import facts, selectors
-from cases.forms import EndSelectionForm, SelectionForm, show_refusal, today_initial
+from cases.forms import (
+    EndSelectionForm,
+    InstitutionField,
+    SelectionForm,
+    show_refusal,
+    today_initial,
+)
 from cases.services import PolicyRefusal
 from cases.services.selections import selection_add, selection_end
 from cases.views.common import StaffRequest, recorder
@@ -46,6 +53,14 @@ def add(request: StaffRequest, pk: int) -> HttpResponse:
     limit = parameters_on(today).max_selected_institutions
     typed = request.POST.get("institution") or request.GET.get("institution", "")
     back = reverse("selection_add", args=[patient.pk]) + "?" + urlencode({"institution": typed})
+    preview = None
+    if request.method == "GET" and typed:
+        try:
+            chosen = InstitutionField().clean(typed)
+        except ValidationError:
+            chosen = None
+        if chosen is not None:
+            preview = (chosen, selectors.selection_preview(patient, chosen, today))
     return render(
         request,
         "cases/form.html",
@@ -55,6 +70,7 @@ def add(request: StaffRequest, pk: int) -> HttpResponse:
             "title": "新增选点机构",
             "institution_autocomplete": True,
             "slots_full": active if len(active) >= limit else [],
+            "preview": preview,
             "limit": limit,
             "then": back,
         },

@@ -1064,3 +1064,29 @@ def test_a_one_page_case_summary_prints_every_record(client_for, clerk, reviewer
     from portal.models import AuditEvent
 
     assert AuditEvent.objects.filter(user=clerk, action="print").exists()
+
+
+def test_apply_offers_only_the_diseases_the_patients_insurance_covers(client_for, clerk, patient):
+    only_employees = Disease.objects.filter(active=True).order_by("code").first()
+    only_employees.for_resident = False
+    only_employees.save()
+    page = client_for(clerk).get(reverse("qualification_apply", args=[patient.pk]))
+    assert f'value="{only_employees.pk}"' not in page.content.decode()
+    refused = client_for(clerk).post(
+        reverse("qualification_apply", args=[patient.pk]), {"disease": only_employees.pk}
+    )
+    assert "ID-5" in refused.context["form"].errors["disease"][0]
+
+
+def test_the_chosen_institution_is_previewed_before_saving(client_for, clerk, patient, hospitals):
+    client = client_for(clerk)
+    add = reverse("selection_add", args=[patient.pk])
+    near = client.get(add, {"institution": "H45120200002"}).content.decode()
+    assert 'id="selection-preview"' in near
+    assert "范围：市内 · 选点位 1" in near
+    far = client.get(add, {"institution": "H44010600001"}).content.decode()
+    assert "范围：跨省" in far
+    assert "SL-4" in far  # no filing or letter covers Guangzhou yet
+    assert not Selection.objects.exists()
+    unknown = client.get(add, {"institution": "nonsense"}).content.decode()
+    assert 'id="selection-preview"' not in unknown
