@@ -127,7 +127,7 @@ class InstitutionField(forms.ModelChoiceField[Institution]):
         full, the one institution of that name."""
         if value in self.empty_values:
             return None
-        text = unicodedata.normalize("NFKC", str(value)).strip()
+        text = unicodedata.normalize("NFKC", str(value)).strip().replace("\x00", "")
         token = text.split()[0].upper() if text else ""
         institutions = Institution.objects.select_related("location")
         found = institutions.filter(code=token).first()
@@ -305,7 +305,9 @@ class DestinationField(forms.ModelChoiceField[Region]):
         rest of the form's rules in the same round."""
         if value in self.empty_values:
             return None
-        found = Region.objects.filter(code=str(value).strip()).first()
+        code = str(value).strip()
+        valid = len(code) == rules.DIVISION_CODE_LENGTH and code.isdigit()
+        found = Region.objects.filter(code=code).first() if valid else None
         if found is None:
             raise forms.ValidationError("ID-2：不是有效的行政区划代码。", code="invalid_choice")
         return found
