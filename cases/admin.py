@@ -266,6 +266,15 @@ class ReminderAdmin(ScopedAdmin):
     list_select_related = ["patient"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+    # The record's end as 有效期至 (a lock-lifted notice's day is its due day).
+    exclude = ["record_end"]
+    readonly_fields = ["record_valid_to"]
+
+    @admin.display(description="记录有效期至")
+    def record_valid_to(self, obj: Reminder) -> date | None:
+        if obj.stage == rules.ReminderStage.LOCK_LIFTED:
+            return None
+        return rules.last_day(obj.record_end)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
         return access.records(request.user, super().get_queryset(request))

@@ -22,6 +22,20 @@ from institutions.parameters import parameters_on
 from portal.models import User, chinese_name
 
 
+def held_on(today: dt.date) -> Q:
+    """A qualification held on ``today``, by its dates: approved at some point (HELD) and
+    its period covering the day, whatever the daily job has marked."""
+    return Q(status__in=rules.HELD, valid_from__lte=today) & (
+        Q(valid_until__isnull=True) | Q(valid_until__gt=today)
+    )
+
+
+def running_on(today: dt.date) -> Q:
+    """A selection or filing whose period covers ``today`` (a cancellation or change
+    already made its end the day it took effect, FL-10)."""
+    return Q(start__lte=today) & (Q(end__isnull=True) | Q(end__gt=today))
+
+
 def patient_list(user: Viewer) -> QuerySet[Patient]:
     return access.patients(user).select_related("region", "bureau")
 
@@ -69,22 +83,11 @@ def patient_search(user: Viewer, criteria: PatientCriteria, today: dt.date) -> Q
     if criteria.disease is not None:
         # Holding the qualification today, by its dates (whatever the daily job marked).
         held = Qualification.objects.filter(
-            Q(valid_until__isnull=True) | Q(valid_until__gt=today),
-            patient=OuterRef("pk"),
-            disease=criteria.disease,
-            status__in=rules.HELD,
-            valid_from__lte=today,
+            held_on(today), patient=OuterRef("pk"), disease=criteria.disease
         )
         qs = qs.filter(Exists(held))
     if criteria.filing_status:
-        filed = Exists(
-            Filing.objects.filter(
-                Q(end__isnull=True) | Q(end__gt=today),
-                patient=OuterRef("pk"),
-                status__in=[rules.FilingStatus.ACTIVE, rules.FilingStatus.EXPIRED],
-                start__lte=today,
-            )
-        )
+        filed = Exists(Filing.objects.filter(running_on(today), patient=OuterRef("pk")))
         qs = qs.filter(filed) if criteria.filing_status == "active" else qs.exclude(filed)
     return qs.order_by("-created_at", "-pk")
 
@@ -224,7 +227,7 @@ def inbox(user: Viewer) -> QuerySet[Notification]:
 
 
 def unread_count(user: Viewer) -> int:
-    return access.notifications(user).filter(read_at__isnull=True).count()
+    return unread_notifications(user).count()
 
 
 CHART_SECONDS = 600
@@ -237,9 +240,7 @@ def patients_by_disease(user: User, today: dt.date) -> list[tuple[str, int]]:
     found = cache.get(key)
     if found is None:
         found = list(
-            access.records(user, Qualification.objects.all())
-            .filter(status__in=rules.HELD, valid_from__lte=today)
-            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=today))
+            access.records(user, Qualification.objects.filter(held_on(today)))
             .values_list("disease__name")
             .annotate(n=Count("pk"))
             .order_by("-n")[:10]
@@ -292,12 +293,11 @@ def with_case_today(patients: QuerySet[Patient], today: dt.date) -> QuerySet[Pat
     """Patients with what applies to them today, for a list or an export (three queries
     however many patients): ``held`` qualifications, ``selected`` institutions and
     ``filed`` filings."""
-    current = Q(valid_from__lte=today) & (Q(valid_until__isnull=True) | Q(valid_until__gt=today))
-    running = Q(start__lte=today) & (Q(end__isnull=True) | Q(end__gt=today))
+    running = running_on(today)
     return patients.prefetch_related(
         Prefetch(
             "qualifications",
-            queryset=Qualification.objects.filter(current, status__in=rules.HELD)
+            queryset=Qualification.objects.filter(held_on(today))
             .select_related("disease")
             .order_by("disease__code"),
             to_attr="held",
@@ -335,35 +335,26 @@ def active_selections(patient: Patient, today: dt.date) -> list[Selection]:
     """The patient's selections that apply today, by slot (SL-1 counts these)."""
     return list(
         access.under_patient(Selection.objects.select_related("institution"), patient)
-        .filter(start__lte=today)
-        .filter(Q(end__isnull=True) | Q(end__gt=today))
+        .filter(running_on(today))
         .order_by("slot")
     )
 
 
 def patient_choices(
-    patient: Patient, today: dt.date, *, diseases: bool = True, institutions: str = ""
+    patient: Patient, today: dt.date, *, institutions: str = ""
 ) -> list[QuickChoice]:
-    """The diseases the patient holds today and the institutions selected today, as
-    one-click choices for the form fields ``disease`` and ``institutions``."""
-    choices: list[QuickChoice] = []
-    if diseases:
-        held = (
-            access.under_patient(Qualification.objects.select_related("disease"), patient)
-            .filter(status__in=rules.HELD, valid_from__lte=today)
-            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=today))
-            .order_by("disease__code")
-        )
-        choices += [QuickChoice("disease", str(q.disease_id), q.disease.name) for q in held]
+    """The diseases the patient holds today and, for a form with an institution field
+    named ``institutions``, the institutions selected today, as one-click choices."""
+    held = (
+        access.under_patient(Qualification.objects.select_related("disease"), patient)
+        .filter(held_on(today))
+        .order_by("disease__code")
+    )
+    choices = [QuickChoice("disease", str(q.disease_id), q.disease.name) for q in held]
     if institutions:
-        selected = (
-            access.under_patient(Selection.objects.select_related("institution"), patient)
-            .filter(start__lte=today)
-            .filter(Q(end__isnull=True) | Q(end__gt=today))
-            .order_by("slot")
-        )
         choices += [
-            QuickChoice(institutions, s.institution.code, s.institution.name) for s in selected
+            QuickChoice(institutions, s.institution.code, s.institution.name)
+            for s in active_selections(patient, today)
         ]
     return choices
 

@@ -325,7 +325,7 @@ class Qualification(AgentFields):
     @property
     def last_valid_day(self) -> dt.date | None:
         """有效期至: the last covered day (the end date is exclusive)."""
-        return self.valid_until - dt.timedelta(days=1) if self.valid_until else None
+        return rules.last_day(self.valid_until)
 
 
 class Filing(AgentFields):

@@ -111,6 +111,15 @@ def normalize_phone(value: str) -> str:
     return "".join(text.split()).replace("-", "")
 
 
+def check_name(name: str) -> list[Violation]:
+    """ID-1: a patient is recorded with a name."""
+    if not name.strip():
+        return [Violation("ID-1", "请填写参保人姓名。", "name")]
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        return [Violation("ID-1", f"姓名最多{MAX_NAME_LENGTH}个字。", "name")]
+    return []
+
+
 def check_phone(phone: str) -> list[Violation]:
     """ID-1: a phone number, if given, is digits (a leading + for another country)."""
     if len(phone) > MAX_PHONE_LENGTH:
@@ -143,12 +152,7 @@ def check_patient(
 ) -> list[Violation]:
     """ID-1 (name and phone as recorded), ID-5 (insurance type), ID-6 (the insured county
     is the registering bureau's; ``bureau_county`` None: the user belongs to no bureau)."""
-    violations = []
-    if not name.strip():
-        violations.append(Violation("ID-1", "请填写参保人姓名。", "name"))
-    elif len(name.strip()) > MAX_NAME_LENGTH:
-        violations.append(Violation("ID-1", f"姓名最多{MAX_NAME_LENGTH}个字。", "name"))
-    violations += check_phone(phone)
+    violations = check_name(name) + check_phone(phone)
     if insurance_type not in InsuranceType.labels:
         violations.append(
             Violation("ID-5", "险种应为310职工医保或390城乡居民医保。", "insurance_type")

@@ -87,7 +87,7 @@ def check_application(
     valid_now = [q for q in same if q.approved_on(applied_on)]
     if valid_now and renewal_target(disease.code, applied_on, existing, params) is None:
         until = valid_now[0].valid_until
-        shown = f"（有效期至 {until - dt.timedelta(days=1)}）" if until else "（长期有效）"
+        shown = f"（有效期至 {last_day(until)}）" if until else "（长期有效）"
         violations.append(
             Violation(
                 "QL-2",

@@ -94,9 +94,8 @@ def patient_register(
         phone=phone,
         address=address.strip()[:200],
     )
+    _identify(patient, number)
     if cert_type == rules.CertType.RESIDENT_ID:
-        patient.birth_date = rules.id_birth_date(number)
-        patient.sex = rules.id_sex(number)
         known = Region.objects.filter(code=number[:6]).exists()
         if warning := rules.id_prefix_warning(number, known):
             warnings.append(warning)
@@ -114,6 +113,14 @@ def patient_register(
             [rules.Violation("ID-1", "该证件号码的参保人已登记。", "cert_number")]
         ) from exc
     return Registration(patient, warnings)
+
+
+def _identify(patient: Patient, number: str) -> None:
+    """The certificate number, and for a resident ID the birth date and sex it holds."""
+    patient.cert_number = number
+    if patient.cert_type == rules.CertType.RESIDENT_ID:
+        patient.birth_date = rules.id_birth_date(number)
+        patient.sex = rules.id_sex(number)
 
 
 @transaction.atomic
@@ -139,11 +146,7 @@ def patient_correct(
     violations = rules.check_correction(
         certificate_changed=changed, by_reviewer=access.may_review(by), reason=reason
     )
-    if not name:
-        violations.append(rules.Violation("ID-1", "请填写参保人姓名。", "name"))
-    elif len(name) > rules.MAX_NAME_LENGTH:
-        violations.append(rules.Violation("ID-1", f"姓名最多{rules.MAX_NAME_LENGTH}个字。", "name"))
-    violations += rules.check_phone(phone)
+    violations += rules.check_name(name) + rules.check_phone(phone)
     if changed:
         violations += rules.check_certificate(patient.cert_type, number, today or local_today())
         if not violations:
@@ -155,10 +158,7 @@ def patient_correct(
     patient.name, patient.phone, patient.address = name, phone, address.strip()[:200]
     patient.name_pinyin, patient.name_initials = name_pinyin(name)
     if changed:
-        patient.cert_number = number
-        if patient.cert_type == rules.CertType.RESIDENT_ID:
-            patient.birth_date = rules.id_birth_date(number)
-            patient.sex = rules.id_sex(number)
+        _identify(patient, number)
     patient._change_reason = reason.strip()[:100] or "更正"  # type: ignore[attr-defined]
     try:
         with transaction.atomic():

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from cases import access, facts, selectors
+from cases import access, facts, rules, selectors
 from cases.models import Patient
 from cases.views.common import EXPORT_FORMATS, StaffRequest, bureau_staff, export
 
@@ -98,7 +98,7 @@ def expiring(request: StaffRequest) -> HttpResponse:
                     p.name,
                     p.cert_number if unmask else p.masked_cert_number,
                     what,
-                    (end - dt.timedelta(days=1)).isoformat(),
+                    f"{rules.last_day(end)}",
                 ]
                 for kind, p, what, end in rows
             ],
