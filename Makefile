@@ -33,6 +33,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(PY) -m portal.devdb run -- sh -c '\
 	  $(PY) manage.py migrate --noinput && \
+	  $(PY) manage.py collectstatic --noinput -v 0 && \
 	  $(PY) manage.py load_reference_data && \
 	  $(PY) manage.py load_demo_data && \
 	  $(PY) manage.py run_reminders && \

@@ -218,6 +218,7 @@ def prepare_database(patients: int, result: ScaleResult, log: Any) -> str:
             conn.execute(f'CREATE DATABASE "{name}"')
     env = base_env(name)
     manage(["migrate", "--noinput"], env)
+    manage(["collectstatic", "--noinput", "-v", "0"], env)
     if not marker or marker.get("patients") != patients:
         manage(["load_reference_data"], env)
         log(f"  seeding {patients:,} patients …")

@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Static files are served by WhiteNoise (compressed) under runserver too.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "crispy_forms",
@@ -88,6 +90,8 @@ MIDDLEWARE = [
     # Case-record queries must be scoped while a request is served (cases.access).
     "portal.middleware.ScopeGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files, precompressed (gzip, Brotli) with far-future caching of hashed names.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -175,6 +179,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "staticfiles"))
+# Collected static files are hashed and precompressed (gzip and Brotli) for WhiteNoise;
+# tests read them straight from the app and project folders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if PORTAL_ENV == "test"
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
