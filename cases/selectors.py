@@ -92,6 +92,47 @@ def patient_search(user: Viewer, criteria: PatientCriteria, today: dt.date) -> Q
     return qs.order_by("-created_at", "-pk")
 
 
+# The patient list's sortable columns: the key a heading link carries, what it orders by.
+# Names sort by their pinyin, as a clerk's card index does.
+PATIENT_SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("name_pinyin", "name"),
+    "cert": ("cert_number",),
+    "insurance": ("insurance_type",),
+    "region": ("region__code",),
+    "created": ("created_at",),
+}
+DEFAULT_PATIENT_SORT = "-created"
+
+
+def patient_order(sort: str) -> tuple[str, list[str]]:
+    """The sort asked for (a column key, ``-`` first for descending), or the newest first
+    when it names no column; and the ordering that gives it, stable from page to page."""
+    key = sort.removeprefix("-")
+    if key not in PATIENT_SORTS:
+        sort, key = DEFAULT_PATIENT_SORT, DEFAULT_PATIENT_SORT.removeprefix("-")
+    sign = "-" if sort.startswith("-") else ""
+    return sort, [*(sign + field for field in PATIENT_SORTS[key]), sign + "pk"]
+
+
+def recent_patients(user: Viewer, pks: list[int]) -> list[Patient]:
+    """The patients the user opened lately (``pks``, latest first) that they may still see."""
+    found = {p.pk: p for p in patient_list(user).filter(pk__in=pks)}
+    return [found[pk] for pk in pks if pk in found]
+
+
+def filings_to_print(user: Viewer, patients: QuerySet[Patient], today: dt.date) -> QuerySet[Filing]:
+    """The filings running on ``today`` of the listed patients, for their receipts, by the
+    patients' names (pinyin order)."""
+    listed = patients.order_by().values("pk")
+    return (
+        access.records(user, Filing.objects.filter(running_on(today), patient__in=listed))
+        .select_related(
+            "patient__bureau", "patient__region", "destination", "transfer_letter", "created_by"
+        )
+        .order_by("patient__name_pinyin", "patient_id", "start", "pk")
+    )
+
+
 @dataclass
 class CaseFile:
     """Everything on a patient's page, in a constant number of queries."""

@@ -14,6 +14,7 @@ from cases.views import (
 urlpatterns = [
     path("", dashboard.dashboard, name="home"),
     path("patients/", patients.patient_search, name="patient_search"),
+    path("patients/receipts/", patients.patient_receipts, name="patient_receipts"),
     path("patients/new/", patients.patient_register_view, name="patient_register"),
     path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),
     path("patients/<int:pk>/edit/", patients.patient_edit, name="patient_edit"),

@@ -143,6 +143,8 @@ PAGES = {
     ("patient_search", "?export=csv"): (200, 200, 200, 403),
     ("patient_search", "?export=xlsx"): (200, 200, 200, 403),
     ("patient_register", ""): (200, 200, 200, 403),
+    ("patient_receipts", ""): (200, 200, 200, 403),
+    ("patient_receipts", "?filing_status=active"): (200, 200, 200, 403),
     ("review_queue", ""): (403, 200, 200, 403),
     ("review_queue", "?export=csv"): (403, 200, 200, 403),
     ("expiring", ""): (200, 200, 200, 403),
@@ -208,3 +210,6 @@ def test_the_leak_check_sees_what_a_page_shows(records, client_for, clerk):
     for query in ("", "?export=csv"):
         text = client_for(clerk).get(reverse("patient_search") + query).content.decode()
         assert mine.name in text
+    with facts.as_of(TODAY):  # the filing is running on that day
+        receipts = client_for(clerk).get(reverse("patient_receipts")).content.decode()
+    assert "备案回执" in receipts and mine.name in receipts

@@ -452,6 +452,11 @@ class Filing(AgentFields):
     def __str__(self) -> str:
         return f"{self.get_type_display()} → {self.destination_id}（{self.get_status_display()}）"
 
+    @property
+    def material_labels(self) -> list[str]:
+        """The materials received, by their Chinese names (FL-5)."""
+        return [rules.Material.labels.get(m, m) for m in self.materials]
+
     def clean(self) -> None:
         violations = rules.check_materials(self.subtype, self.materials or [])
         violations += rules.check_agent(self.channel, self.agent)

@@ -4,6 +4,7 @@ answers, and how a list is exported."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -83,10 +84,75 @@ def export(
     return spreadsheet(data, headers, export_name(request.user, name), fmt)
 
 
+@dataclass(frozen=True)
+class Heading:
+    """A list's column heading: a link that sorts by it (ascending first, then reversed),
+    and ``aria_sort`` on the column the list is sorted by."""
+
+    label: str
+    query: str | None  # None: the column does not sort
+    aria_sort: str  # "ascending", "descending" or ""
+
+
+def list_query(request: HttpRequest, *dropped: str) -> str:
+    """The list's query string without its page and export (and ``dropped``)."""
+    query = request.GET.copy()
+    for name in ("page", "export", *dropped):
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def sort_headings(
+    request: HttpRequest, columns: Sequence[tuple[str, str | None]], current: str
+) -> list[Heading]:
+    """Headings for ``columns`` (label, sort key or None) of a list sorted by ``current``."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("export", None)
+    headings = []
+    for label, key in columns:
+        if key is None:
+            headings.append(Heading(label, None, ""))
+            continue
+        aria = {key: "ascending", f"-{key}": "descending"}.get(current, "")
+        query["sort"] = f"-{key}" if aria == "ascending" else key
+        headings.append(Heading(label, query.urlencode(), aria))
+    return headings
+
+
+RECENT = "recent_patients"
+RECENT_KEPT = 10
+
+
+def remember_patient(request: HttpRequest, pk: int) -> None:
+    """Keep ``pk`` first among the patients the user opened lately (in the session)."""
+    kept = request.session.get(RECENT, [])
+    if kept[:1] != [pk]:  # the session is saved only when the list changes
+        request.session[RECENT] = [pk, *(p for p in kept if p != pk)][:RECENT_KEPT]
+
+
+def recent(request: HttpRequest) -> list[int]:
+    """The patients the user opened lately, latest first (remember_patient)."""
+    kept = request.session.get(RECENT, [])
+    return [p for p in kept if isinstance(p, int)]
+
+
 def export_name(user: User, what: str) -> str:
     """参保人_金城江区_20261201: what, the bureau's county and the day of the export."""
     county = user.bureau.county.name if user.bureau else ""
     return "_".join(part for part in (what, county, f"{facts.today():%Y%m%d}") if part)
 
 
-__all__ = ["EXPORT_FORMATS", "StaffRequest", "bureau_staff", "export", "recorder", "spreadsheet"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "Heading",
+    "StaffRequest",
+    "bureau_staff",
+    "export",
+    "list_query",
+    "recent",
+    "recorder",
+    "remember_patient",
+    "sort_headings",
+    "spreadsheet",
+]

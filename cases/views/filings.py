@@ -126,7 +126,6 @@ def change(request: StaffRequest, pk: int) -> HttpResponse:
 def receipt(request: StaffRequest, pk: int) -> HttpResponse:
     filing = selectors.filing_get(request.user, pk)
     record_print(request.user, f"备案回执 #{filing.pk}")
-    materials = [rules.Material.labels.get(m, m) for m in filing.materials]
     return render(
         request,
         "cases/print_receipt.html",
@@ -134,6 +133,5 @@ def receipt(request: StaffRequest, pk: int) -> HttpResponse:
             "filing": filing,
             "patient": filing.patient,
             "unmask": access.unmasked(request, f"备案回执 #{filing.pk}"),
-            "materials": materials,
         },
     )

@@ -18,7 +18,17 @@ from cases.masking import NOT_IN_URLS, identifies_someone
 from cases.models import Patient, Qualification, Selection
 from cases.services import PolicyRefusal
 from cases.services.patients import find_registered, patient_correct, patient_register
-from cases.views.common import EXPORT_FORMATS, StaffRequest, bureau_staff, export, recorder
+from cases.views.common import (
+    EXPORT_FORMATS,
+    StaffRequest,
+    bureau_staff,
+    export,
+    list_query,
+    recent,
+    recorder,
+    remember_patient,
+    sort_headings,
+)
 from institutions.parameters import parameters_on
 from portal import searches
 from portal.audit import record_print
@@ -79,6 +89,35 @@ SEARCH_FIELDS = ("q", "disease", "insurance_type", "filing_status")
 SEARCHES = "patient_searches"  # the session bucket (portal.searches)
 
 
+def searched(request: StaffRequest) -> tuple[SearchForm, QuerySet[Patient], bool]:
+    """The search a GET names (a session key or plain terms), the patients it finds in the
+    order asked for (``sort``), and whether any search was made (all patients otherwise)."""
+    data: Any = None
+    if "s" in request.GET:
+        data = searches.recall(request, SEARCHES, request.GET["s"])
+        if data is None:
+            messages.info(request, "查询条件已过期，请重新查询。")
+    elif any(f in request.GET for f in SEARCH_FIELDS):
+        data = {f: request.GET.get(f, "") for f in SEARCH_FIELDS}
+    form = SearchForm(data)
+    if data is not None and "s" not in request.GET and identifies_someone(data.get("q", "")):
+        form.is_valid()
+        form.add_error("q", NOT_IN_URLS)
+    qs = search(request.user, form) if data is not None else selectors.patient_list(request.user)
+    _, ordering = selectors.patient_order(request.GET.get("sort", ""))
+    return form, qs.order_by(*ordering), data is not None
+
+
+SORTABLE = [
+    ("姓名", "name"),
+    ("证件号码", "cert"),
+    ("险种", "insurance"),
+    ("参保地", "region"),
+    ("电话", None),
+    ("登记日期", "created"),
+]
+
+
 @bureau_staff
 def patient_search(request: StaffRequest) -> HttpResponse:
     if request.method == "POST":
@@ -88,23 +127,9 @@ def patient_search(request: StaffRequest) -> HttpResponse:
             key = searches.remember(request, SEARCHES, {f: v for f, v in criteria.items() if v})
             return redirect(f"{reverse('patient_search')}?s={key}")
         qs = selectors.patient_list(request.user).none()
+        searching = True
     else:
-        data: Any = None
-        if "s" in request.GET:
-            data = searches.recall(request, SEARCHES, request.GET["s"])
-            if data is None:
-                messages.info(request, "查询条件已过期，请重新查询。")
-        elif any(f in request.GET for f in SEARCH_FIELDS):
-            data = {f: request.GET.get(f, "") for f in SEARCH_FIELDS}
-        form = SearchForm(data)
-        if data is not None and "s" not in request.GET and identifies_someone(data.get("q", "")):
-            form.is_valid()
-            form.add_error("q", NOT_IN_URLS)
-        qs = (
-            search(request.user, form)
-            if data is not None
-            else selectors.patient_list(request.user).order_by("-created_at", "-pk")
-        )
+        form, qs, searching = searched(request)
     fmt = request.GET.get("export", "")
     if fmt in EXPORT_FORMATS:
         return export(
@@ -120,13 +145,44 @@ def patient_search(request: StaffRequest) -> HttpResponse:
         )
     unmask = access.unmasked(request, "参保人查询列表")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    query.pop("export", None)
+    sort, _ = selectors.patient_order(request.GET.get("sort", ""))
     return render(
         request,
         "cases/patient_search.html",
-        {"form": form, "page": page, "unmask": unmask, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "unmask": unmask,
+            "query": list_query(request),
+            "search_query": list_query(request, "sort"),
+            "headings": sort_headings(request, SORTABLE, sort),
+            "recent": [] if searching else selectors.recent_patients(request.user, recent(request)),
+        },
+    )
+
+
+RECEIPT_LIMIT = 200
+
+
+@bureau_staff
+def patient_receipts(request: StaffRequest) -> HttpResponse:
+    """The filing receipts of a patient list (the search's terms), one per page, to print."""
+    _, patients, _ = searched(request)
+    filings = list(
+        selectors.filings_to_print(request.user, patients, facts.today())[: RECEIPT_LIMIT + 1]
+    )
+    more, filings = len(filings) > RECEIPT_LIMIT, filings[:RECEIPT_LIMIT]
+    record_print(request.user, f"备案回执批量打印（{len(filings)}份）")
+    return render(
+        request,
+        "cases/print_receipts.html",
+        {
+            "filings": filings,
+            "more": more,
+            "limit": RECEIPT_LIMIT,
+            "unmask": access.unmasked(request, "备案回执批量打印"),
+            "back": f"{reverse('patient_search')}?{list_query(request)}",
+        },
     )
 
 
@@ -220,6 +276,7 @@ def selection_slots(
 @bureau_staff
 def patient_detail(request: StaffRequest, pk: int) -> HttpResponse:
     case = selectors.case_file(request.user, pk)
+    remember_patient(request, case.patient.pk)
     today = facts.today()
     unmask = access.unmasked(request, f"参保人档案 #{case.patient.pk}")
     params = parameters_on(today)

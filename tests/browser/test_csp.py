@@ -87,6 +87,8 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
         "/",
         "/patients/",
         "/patients/?q=wsl",
+        "/patients/?sort=-name",
+        "/patients/receipts/",
         "/patients/new/",
         f"{p}/",
         f"{p}/qualifications/new/",

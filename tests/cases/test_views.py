@@ -1090,3 +1090,92 @@ def test_the_chosen_institution_is_previewed_before_saving(client_for, clerk, pa
     assert not Selection.objects.exists()
     unknown = client.get(add, {"institution": "nonsense"}).content.decode()
     assert 'id="selection-preview"' not in unknown
+
+
+# --- lists as clerks know them: sorting, recent patients, receipts in batch ------------------
+def names_in(page: str) -> list[str]:
+    import re
+
+    return re.findall(r'<a href="/patients/\d+/">([^<]+)</a></td>', page)
+
+
+def test_the_patient_list_sorts_by_its_headings(client_for, clerk):
+    for name in ("覃乙", "韦甲", "蓝丙"):
+        factories.patient(clerk, name=name)
+    client = client_for(clerk)
+    url = reverse("patient_search")
+    assert names_in(client.get(url).content.decode()) == ["蓝丙", "韦甲", "覃乙"]  # newest first
+    by_name = client.get(url, {"sort": "name"}).content.decode()
+    assert names_in(by_name) == ["蓝丙", "覃乙", "韦甲"]  # lan, qin, wei: pinyin order
+    assert 'aria-sort="ascending"' in by_name
+    assert "sort=-name" in by_name  # clicking again reverses
+    reversed_ = client.get(url, {"sort": "-name"}).content.decode()
+    assert names_in(reversed_) == ["韦甲", "覃乙", "蓝丙"]
+    assert 'aria-sort="descending"' in reversed_
+    # An unknown column is the default order, never an error.
+    assert names_in(client.get(url, {"sort": "password"}).content.decode())[0] == "蓝丙"
+
+
+def test_sorting_keeps_the_search_and_paging_keeps_the_sort(client_for, clerk):
+    for i in range(30):
+        factories.patient(clerk, name=f"韦示例{i:02d}")
+    factories.patient(clerk, name="覃乙")
+    client = client_for(clerk)
+    key = client.post(reverse("patient_search"), {"q": "韦示例"})["Location"].split("s=")[1]
+    page = client.get(reverse("patient_search"), {"s": key, "sort": "name"}).content.decode()
+    assert "共 30 人" in page
+    assert names_in(page)[0] == "韦示例00"
+    assert f"s={key}&amp;sort=name&amp;page=2" in page
+    second = client.get(reverse("patient_search"), {"s": key, "sort": "name", "page": 2})
+    assert names_in(second.content.decode()) == [f"韦示例{i}" for i in range(25, 30)]
+
+
+def test_recent_patients_are_listed_latest_first_and_only_while_visible(
+    client_for, clerk, other_clerk
+):
+    first, second = factories.patient(clerk, name="韦甲"), factories.patient(clerk, name="覃乙")
+    theirs = factories.patient(other_clerk, name="蓝丙")
+    client = client_for(clerk)
+    for p in (first, second, first):
+        client.get(reverse("patient_detail", args=[p.pk]))
+    session = client.session
+    session["recent_patients"] = [*session["recent_patients"], theirs.pk]  # never shown
+    session.save()
+    page = client.get(reverse("patient_search")).content.decode()
+    recent = page.split('id="recent-heading"')[1].split("</nav>")[0]
+    assert recent.index("韦甲") < recent.index("覃乙")
+    assert "蓝丙" not in page
+    searching = client.get(reverse("patient_search"), {"insurance_type": "390"}).content.decode()
+    assert 'id="recent-heading"' not in searching
+
+
+def test_the_receipts_of_a_filtered_list_print_in_one_batch(client_for, clerk, other_clerk):
+    from portal.models import AuditEvent
+
+    client = client_for(clerk)
+    filed = [factories.patient(clerk, name=n) for n in ("韦甲", "覃乙")]
+    for p in filed:
+        client.post(reverse("filing_create", args=[p.pk]), filing_data())
+    factories.patient(clerk, name="蓝丙")  # no filing
+    theirs = factories.patient(other_clerk, name="黄丁")
+    client_for(other_clerk).post(reverse("filing_create", args=[theirs.pk]), filing_data())
+    search = client.get(reverse("patient_search"), {"filing_status": "active"}).content.decode()
+    assert "批量打印备案回执" in search
+    url = reverse("patient_receipts") + "?filing_status=active"
+    page = client.get(url).content.decode()
+    assert page.count("跨省异地就医备案回执</h1>") == 2
+    assert page.index("覃乙") < page.index("韦甲")  # by pinyin
+    assert "黄丁" not in page
+    assert "2025年8月31日" in page  # 有效期至, the last valid day
+    assert "4512**********" in page
+    assert AuditEvent.objects.filter(user=clerk, action="print", detail__contains="2份").exists()
+    few = count_queries(client, url)
+    for i in range(5):
+        p = factories.patient(clerk, name=f"韦示例{i}")
+        client.post(reverse("filing_create", args=[p.pk]), filing_data())
+    assert count_queries(client, url) == few
+
+
+def test_a_batch_of_receipts_says_when_there_is_none_to_print(client_for, clerk, patient):
+    page = client_for(clerk).get(reverse("patient_receipts")).content.decode()
+    assert "所列参保人今日没有有效的跨省备案" in page
