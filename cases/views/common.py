@@ -3,17 +3,21 @@ answers, and how a list is exported."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 import tablib
+from django import forms
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
 
 from cases import access, facts
+from cases.forms import show_refusal
+from cases.services import PolicyRefusal
 from portal.audit import record_export
 from portal.models import User
 from portal.spreadsheets import CSV, XLSX
@@ -52,6 +56,54 @@ def recorder(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+Saved = TypeVar("Saved")
+
+
+class _RulesChecked(Exception):
+    """Rolls back a save attempted only to check the rules (``submit``)."""
+
+
+def submit(
+    form: forms.Form,
+    save: Callable[[Mapping[str, Any]], Saved],
+    *,
+    needs: Sequence[str] = (),
+    field_map: dict[str, str] | None = None,
+) -> Saved | None:
+    """Save a posted ``form`` through its service (``save``, given the cleaned data): what
+    was saved, or None with every error on the form in one round. A form with field
+    errors is still checked by the rules when the fields they need (``needs``) are valid:
+    the service runs with the other fields empty, in a transaction rolled back whatever
+    it does, and each rule it cites is shown beside a field not already in error."""
+    if form.is_valid():
+        try:
+            return save(form.cleaned_data)
+        except PolicyRefusal as refusal:
+            show_refusal(form, refusal, field_map)
+            return None
+    if not form.is_bound:  # nothing posted
+        return None
+    data = {name: form.cleaned_data.get(name) for name in form.fields}
+    if any(data[name] in (None, "", []) for name in needs):
+        return None
+    try:
+        with transaction.atomic():
+            save(data)
+            raise _RulesChecked
+    except _RulesChecked:
+        pass
+    except PolicyRefusal as refusal:
+        mapped = field_map or {}
+        targets = [mapped.get(v.field or "", v.field) for v in refusal.violations]
+        fresh = [
+            v
+            for v, name in zip(refusal.violations, targets, strict=True)
+            if not (name in form.fields and form.has_error(name))
+        ]
+        show_refusal(form, PolicyRefusal(fresh), field_map)
+    return None
 
 
 def spreadsheet(
@@ -155,4 +207,5 @@ __all__ = [
     "remember_patient",
     "sort_headings",
     "spreadsheet",
+    "submit",
 ]

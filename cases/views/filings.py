@@ -16,7 +16,7 @@ from cases.forms import (
 )
 from cases.services import PolicyRefusal
 from cases.services.filings import filing_cancel, filing_change, filing_create
-from cases.views.common import StaffRequest, bureau_staff, recorder
+from cases.views.common import StaffRequest, bureau_staff, recorder, submit
 from portal.audit import record_print
 
 
@@ -28,10 +28,10 @@ def create(request: StaffRequest, pk: int) -> HttpResponse:
         patient=patient,
         initial={**today_initial(), "end": None, "materials": ["identity"]},
     )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            filing = filing_create(
+    if request.method == "POST":
+        filing = submit(
+            form,
+            lambda data: filing_create(
                 by=request.user,
                 patient=patient,
                 type=data["type"],
@@ -39,14 +39,14 @@ def create(request: StaffRequest, pk: int) -> HttpResponse:
                 destination=data["destination"],
                 start=data["start"],
                 end=data["end"],
-                channel=data["channel"],
+                channel=data["channel"] or rules.Channel.WINDOW,
                 agent=form.agent(),
-                materials=data["materials"],
+                materials=data["materials"] or (),
                 transfer_letter=data["transfer_letter"],
-            )
-        except PolicyRefusal as refusal:
-            show_refusal(form, refusal)
-        else:
+            ),
+            needs=("type", "subtype", "start"),
+        )
+        if filing is not None:
             messages.success(request, "备案已办理。")
             return (
                 redirect("filing_receipt", pk=filing.pk)

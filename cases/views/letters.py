@@ -7,10 +7,9 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from cases import access, facts, selectors
-from cases.forms import LetterForm, show_refusal, today_initial
-from cases.services import PolicyRefusal
+from cases.forms import LetterForm, today_initial
 from cases.services.letters import letter_issue
-from cases.views.common import StaffRequest, bureau_staff, recorder
+from cases.views.common import StaffRequest, bureau_staff, recorder, submit
 from portal.audit import record_print
 
 
@@ -18,13 +17,19 @@ from portal.audit import record_print
 def issue(request: StaffRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(request.user, pk)
     form = LetterForm(request.POST or None, initial=today_initial())
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            letter = letter_issue(by=request.user, patient=patient, **data)
-        except PolicyRefusal as refusal:
-            show_refusal(form, refusal)
-        else:
+    if request.method == "POST":
+        needed = ("disease", "issuer", "receiver", "reason", "issued_on")
+        letter = submit(
+            form,
+            lambda data: letter_issue(
+                by=request.user,
+                patient=patient,
+                **{k: data[k] for k in needed},
+                reason_text=data["reason_text"] or "",
+            ),
+            needs=needed,
+        )
+        if letter is not None:
             messages.success(request, f"已开具转诊证明 {letter.serial}。")
             return redirect("patient_detail", pk=patient.pk)
     return render(

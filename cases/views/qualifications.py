@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from cases import access, facts, selectors
+from cases import access, facts, rules, selectors
 from cases.forms import (
     ApplyForm,
     CancelQualificationForm,
@@ -23,7 +23,14 @@ from cases.services.qualifications import (
     qualification_cancel,
     qualification_reject,
 )
-from cases.views.common import EXPORT_FORMATS, StaffRequest, bureau_staff, export, recorder
+from cases.views.common import (
+    EXPORT_FORMATS,
+    StaffRequest,
+    bureau_staff,
+    export,
+    recorder,
+    submit,
+)
 from cases.views.patients import EXPORT_LIMIT
 
 
@@ -31,23 +38,23 @@ from cases.views.patients import EXPORT_LIMIT
 def apply(request: StaffRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(request.user, pk)
     form = ApplyForm(request.POST or None, initial=today_initial(), patient=patient)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            qualification_apply(
+    if request.method == "POST":
+        applied = submit(
+            form,
+            lambda data: qualification_apply(
                 by=request.user,
                 patient=patient,
                 disease=data["disease"],
                 applied_on=data["applied_on"],
                 diagnosis_institution=data["diagnosis_institution"],
                 diagnosis_date=data["diagnosis_date"],
-                diagnosis_doctor=data["diagnosis_doctor"],
-                channel=data["channel"],
+                diagnosis_doctor=data["diagnosis_doctor"] or "",
+                channel=data["channel"] or rules.Channel.WINDOW,
                 agent=form.agent(),
-            )
-        except PolicyRefusal as refusal:
-            show_refusal(form, refusal)
-        else:
+            ),
+            needs=("disease", "applied_on"),
+        )
+        if applied is not None:
             messages.success(request, "申请已录入，等待另一名工作人员复核。")
             return redirect("patient_detail", pk=patient.pk)
     return render(

@@ -19,7 +19,7 @@ from cases.forms import (
 )
 from cases.services import PolicyRefusal
 from cases.services.selections import selection_add, selection_end
-from cases.views.common import StaffRequest, recorder
+from cases.views.common import StaffRequest, recorder, submit
 from institutions.parameters import parameters_on
 
 
@@ -28,17 +28,18 @@ def add(request: StaffRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(request.user, pk)
     initial = {**today_initial(), "institution": request.GET.get("institution", "")}
     form = SelectionForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = selection_add(
+    if request.method == "POST":
+        result = submit(
+            form,
+            lambda data: selection_add(
                 by=request.user,
                 patient=patient,
-                institution=form.cleaned_data["institution"],
-                start=form.cleaned_data["start"],
-            )
-        except PolicyRefusal as refusal:
-            show_refusal(form, refusal)
-        else:
+                institution=data["institution"],
+                start=data["start"],
+            ),
+            needs=("institution", "start"),
+        )
+        if result is not None:
             for notice in result.notices:
                 messages.warning(request, notice)
             messages.success(

@@ -1179,3 +1179,62 @@ def test_the_receipts_of_a_filtered_list_print_in_one_batch(client_for, clerk, o
 def test_a_batch_of_receipts_says_when_there_is_none_to_print(client_for, clerk, patient):
     page = client_for(clerk).get(reverse("patient_receipts")).content.decode()
     assert "所列参保人今日没有有效的跨省备案" in page
+
+
+# --- every error in one round -----------------------------------------------------------------
+def test_a_missing_field_and_a_broken_rule_are_shown_together(
+    client_for, clerk, reviewer, patient, hospitals
+):
+    from cases.models import ReminderCheck
+
+    qualified(clerk, reviewer, patient)  # M03900 held: a new application breaks QL-2
+    before = (Qualification.objects.count(), ReminderCheck.objects.count())
+    history = Qualification.history.count()
+    response = client_for(clerk).post(
+        reverse("qualification_apply", args=[patient.pk]),
+        {
+            "disease": Disease.objects.get(code="M03900").pk,
+            "applied_on": "2025-03-01",
+            "diagnosis_institution": "H45120200001",
+            "diagnosis_date": "",  # missing: a field error
+            "diagnosis_doctor": "李医生",
+            "channel": "window",
+        },
+    )
+    errors = response.context["form"].errors
+    assert "QL-2" in errors["disease"][0]
+    assert len(errors["diagnosis_date"]) == 1  # the field's own error, not QL-5 again
+    assert (Qualification.objects.count(), ReminderCheck.objects.count()) == before
+    assert Qualification.history.count() == history
+    page = response.content.decode()
+    assert page.index('id="error-summary"') < page.index("QL-2")
+
+
+def test_a_filing_with_a_bad_date_still_hears_about_its_materials(client_for, clerk, patient):
+    response = client_for(clerk).post(
+        reverse("filing_create", args=[patient.pk]),
+        filing_data(end="2025-02-30", materials=[]),
+    )
+    errors = response.context["form"].errors
+    assert "end" in errors
+    assert "FL-5" in errors["materials"][0]
+    assert not Filing.objects.exists()
+    assert not Filing.history.exists()
+
+
+def test_a_valid_form_checked_only_in_the_dry_run_saves_nothing(client_for, clerk, patient):
+    # Every rule holds, one field is too long: the rolled-back dry run leaves no trace.
+    response = client_for(clerk).post(
+        reverse("filing_create", args=[patient.pk]),
+        filing_data(channel="agent", agent_name="韦" * 51, agent_relation="子女"),
+    )
+    assert "agent_name" in response.context["form"].errors
+    assert not Filing.objects.exists()
+    assert not Filing.history.exists()
+
+
+def test_without_the_fields_the_rules_need_only_field_errors_are_shown(client_for, clerk, patient):
+    response = client_for(clerk).post(reverse("filing_create", args=[patient.pk]), {"type": ""})
+    errors = response.context["form"].errors
+    assert {"type", "subtype", "start"} <= set(errors)
+    assert not any("FL-" in str(e) for e in errors.values())
