@@ -187,6 +187,18 @@ def test_clerk_journey(browser_page, live_server, clerk, reviewer, regions):
     assert not page.is_visible("nav")
     page.emulate_media(media="screen")
 
+    # The patient list: recently opened, sorted by name, receipts of the filed printed at once.
+    page.goto(f"{base}/patients/")
+    assert page.locator("nav[aria-labelledby=recent-heading] >> text=韦示例").count() == 1
+    page.click("thead >> text=姓名")
+    assert page.get_attribute("th[aria-sort]", "aria-sort") == "ascending"
+    page.select_option("select[name=filing_status]", "active")
+    page.click("form >> text=查询")
+    page.wait_for_selector("text=共 1 人")
+    page.click("text=批量打印备案回执")
+    page.wait_for_selector("text=共 1 份")
+    assert page.locator(".print-sheet").count() == 1
+
     page.goto(f"{base}/")
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
     assert problems == []
