@@ -50,8 +50,9 @@ def mib(size: int) -> str:
     return f"{size / 1024 / 1024:.0f} MB"
 
 
-def check_archive(data: bytes) -> None:
+def check_archive(data: bytes, unpacked_limit: int | None = None) -> None:
     """Refuse an XLSX whose ZIP directory declares more than the limits unpacked."""
+    limit = unpacked_limit or settings.IMPORT_MAX_UNPACKED_BYTES
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
@@ -60,10 +61,9 @@ def check_archive(data: bytes) -> None:
     if len(members) > ZIP_MAX_MEMBERS:
         raise SpreadsheetRefused("工作簿内部文件过多，无法导入。")
     unpacked = sum(member.file_size for member in members)
-    if unpacked > settings.IMPORT_MAX_UNPACKED_BYTES:
+    if unpacked > limit:
         raise SpreadsheetRefused(
-            f"工作簿解压后超过 {mib(settings.IMPORT_MAX_UNPACKED_BYTES)}，无法导入；"
-            "请删除多余的工作表、格式或空白行后重试。"
+            f"工作簿解压后超过 {mib(limit)}，无法导入；请删除多余的工作表、格式或空白行后重试。"
         )
 
 

@@ -206,6 +206,13 @@ IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "30000"))
 IMPORT_MAX_COLUMNS = 60
 IMPORT_PENDING_HOURS = 24
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+# Limits of one import of a bureau's case records (cases.imports): a 100,000-patient
+# workbook is about 400,000 rows and 25 MB.
+CASES_IMPORT_MAX_BYTES = int(os.environ.get("CASES_IMPORT_MAX_BYTES", str(80 * 1024 * 1024)))
+CASES_IMPORT_MAX_UNPACKED_BYTES = int(
+    os.environ.get("CASES_IMPORT_MAX_UNPACKED_BYTES", str(1024 * 1024 * 1024))
+)
+CASES_IMPORT_MAX_ROWS = int(os.environ.get("CASES_IMPORT_MAX_ROWS", "600000"))
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",

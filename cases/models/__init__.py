@@ -1,5 +1,6 @@
 """Case records (records.py) and reminders with their deliveries (notices.py)."""
 
+from cases.models.imports import CaseImport, ImportRow
 from cases.models.notices import Delivery, JobRun, Notification, Reminder, ReminderCheck, SmsOutbox
 from cases.models.records import (
     DateRange,
@@ -12,9 +13,11 @@ from cases.models.records import (
 )
 
 __all__ = [
+    "CaseImport",
     "DateRange",
     "Delivery",
     "Filing",
+    "ImportRow",
     "JobRun",
     "Notification",
     "Patient",

@@ -1,0 +1,550 @@
+"""The import engine: a file is staged row by row (``stage``), then checked (``run`` with
+``apply=False``, the dry run) and imported (``apply=True``) through the same services
+and rules as a clerk's forms.
+
+Rows are taken patient by patient — every sheet's rows of a group of patients in one
+transaction, in dependency order (the patient, the qualifications, then the transfer
+letters, filings and selections that refer to them), each row in its own savepoint so a
+refused row changes nothing. The dry run makes the same writes and rolls each group
+back; the outcome of every row (created, already there, or refused with its rule,
+column and a Chinese sentence) is kept on its ``ImportRow`` and the progress on the
+``CaseImport`` after each group, so a page can watch it and a reload finds it.
+
+Importing the same file again changes nothing: each sheet has a natural key (the
+certificate number; patient + disease + approval date; patient + institution + start;
+patient + type + destination + start; the letter's serial, or patient + receiver +
+issue date), and a row whose record exists is reported as already there.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils import timezone
+from simple_history.signals import pre_create_historical_record
+
+from cases import access, rules
+from cases.imports import reader
+from cases.imports.sheets import (
+    FILINGS,
+    LETTERS,
+    PATIENTS,
+    QUALIFICATIONS,
+    SELECTIONS,
+    SHEETS,
+    CellError,
+    Lookups,
+    choice,
+    parse_date,
+    parse_last_day,
+    text,
+)
+from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
+from cases.models.imports import CaseImport, ImportRow
+from cases.services import PolicyRefusal
+from cases.services.filings import filing_create
+from cases.services.letters import letter_issue
+from cases.services.patients import patient_register
+from cases.services.qualifications import qualification_apply, qualification_approve
+from cases.services.selections import selection_add, selection_end
+from portal.imports import SpreadsheetRefused
+from portal.models import User
+
+GROUP = 200  # patients per transaction
+STAGE_BATCH = 2_000
+# Dependency order: what a row refers to is imported before it.
+ORDER = [PATIENTS, QUALIFICATIONS, LETTERS, FILINGS, SELECTIONS]
+
+Outcome = ImportRow.Outcome
+RULE_ID = re.compile(r"^[A-Z]{2}-\d+$")
+
+# --- where a history entry came from ----------------------------------------------------------
+
+_origin: contextvars.ContextVar[str | None] = contextvars.ContextVar("import_origin", default=None)
+
+
+@contextmanager
+def origin(reason: str) -> Iterator[None]:
+    token = _origin.set(reason)
+    try:
+        yield
+    finally:
+        _origin.reset(token)
+
+
+@receiver(pre_create_historical_record)
+def _record_origin(sender: Any, history_instance: Any, **kwargs: Any) -> None:
+    """A record written by an import says so in its history: which import, which row."""
+    reason = _origin.get()
+    if reason:
+        own = getattr(history_instance, "history_change_reason", None)
+        history_instance.history_change_reason = f"{reason}；{own}" if own else reason
+
+
+# --- staging --------------------------------------------------------------------------------
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def patient_key(cells: dict[str, str]) -> str:
+    """The certificate number a row belongs to, as the patient is registered (ID-1: a
+    first-generation number in its 18-digit form)."""
+    number = rules.normalize_cert_number(cells.get("证件号码", ""))
+    if len(number) == rules.FIRST_GENERATION_LENGTH and number.isdigit():
+        return rules.upgrade_first_generation(number)
+    return number
+
+
+def stage(case_import: CaseImport) -> None:
+    """Read the file into its ImportRows (streamed, in batches) and count them. A file
+    that cannot be read marks the import failed with the reason."""
+    batch: list[ImportRow] = []
+    total = 0
+    approvals = False
+    approved = rules.QualificationStatus.APPROVED
+    try:
+        for row in reader.read(bytes(case_import.data), case_import.file_name):
+            key = patient_key(row.cells)
+            batch.append(
+                ImportRow(
+                    case_import=case_import,
+                    sheet=row.sheet.name,
+                    number=row.number,
+                    key=key,
+                    cells=row.cells,
+                )
+            )
+            status = row.cells.get("状态", "")
+            approvals = approvals or (
+                row.sheet is QUALIFICATIONS and status in (approved.value, approved.label)
+            )
+            total += 1
+            if len(batch) >= STAGE_BATCH:
+                ImportRow.objects.bulk_create(batch)
+                batch = []
+        ImportRow.objects.bulk_create(batch)
+    except SpreadsheetRefused as refusal:
+        ImportRow.objects.filter(case_import=case_import).delete()
+        fail(case_import, str(refusal))
+        return
+    case_import.total_rows = total
+    case_import.has_approvals = approvals
+    case_import.save(update_fields=["total_rows", "has_approvals"])
+
+
+def fail(case_import: CaseImport, reason: str) -> None:
+    case_import.status = CaseImport.Status.FAILED
+    case_import.failure = reason
+    case_import.finished_at = timezone.now()
+    case_import.save(update_fields=["status", "failure", "finished_at"])
+
+
+# --- one row ----------------------------------------------------------------------------------
+
+
+class RowRefused(Exception):
+    def __init__(self, rule: str, message: str, column: str = "") -> None:
+        self.rule, self.message, self.column = rule, message, column
+        super().__init__(message)
+
+
+@dataclass
+class Context:
+    """What the rows of one run share: who imports, the reviewer of approvals, the
+    reference data, and the patients of the group being processed."""
+
+    user: User
+    reviewer: User
+    lookups: Lookups
+    import_id: int
+    patients: dict[str, Patient] = field(default_factory=dict)
+    refused_patients: dict[str, int] = field(default_factory=dict)
+
+    def cell(self, row: ImportRow, heading: str, parse: Callable[[Any], Any]) -> Any:
+        try:
+            return parse(row.cells.get(heading, ""))
+        except CellError as error:
+            raise RowRefused(error.rule, error.message, heading) from None
+
+    def required(self, row: ImportRow, heading: str, parse: Callable[[Any], Any]) -> Any:
+        value = self.cell(row, heading, parse)
+        if value in (None, ""):
+            raise RowRefused("必填", f"请填写“{heading}”。", heading)
+        return value
+
+    def patient(self, row: ImportRow) -> Patient:
+        if row.key in self.patients:
+            return self.patients[row.key]
+        if row.key in self.refused_patients:
+            line = self.refused_patients[row.key]
+            raise RowRefused(
+                "ID-1", f"该参保人在参保人表第{line}行有错误，请先更正该行。", "证件号码"
+            )
+        raise RowRefused(
+            "ID-6",
+            "本经办机构没有登记该证件号码的参保人：请在参保人表中填写，或由参保地经办机构导入。",
+            "证件号码",
+        )
+
+
+# Which column a service's refusal points at, per sheet (the form field → the heading).
+FIELDS = {
+    PATIENTS.name: {
+        "cert_number": "证件号码",
+        "cert_type": "证件类型",
+        "name": "姓名",
+        "insurance_type": "险种",
+        "region": "参保地",
+        "phone": "联系电话",
+    },
+    QUALIFICATIONS.name: {
+        "disease": "病种编码",
+        "applied_on": "申请日期",
+        "diagnosis_institution": "诊断机构编码",
+        "diagnosis_date": "诊断日期",
+        "diagnosis_doctor": "诊断医师",
+        "decided_on": "认定日期",
+    },
+    SELECTIONS.name: {"institution": "机构编码", "start": "开始日期", "end": "终止日期"},
+    FILINGS.name: {
+        "type": "备案类型",
+        "subtype": "人员类别",
+        "destination": "就医地",
+        "start": "开始日期",
+        "end": "有效期至",
+        "channel": "办理渠道",
+        "materials": "备案材料",
+        "transfer_letter": "转诊证明编号",
+    },
+    LETTERS.name: {
+        "serial": "编号",
+        "disease": "病种编码",
+        "issuer": "开具机构编码",
+        "receiver": "转入机构编码",
+        "reason": "转诊原因",
+        "issued_on": "开具日期",
+    },
+}
+
+insurance = choice(rules.InsuranceType, "ID-5", "险种")
+cert_type = choice(rules.CertType, "ID-1", "证件类型")
+filing_type = choice(rules.FilingType, "FL-2", "备案类型")
+subtype = choice(rules.FilingSubtype, "FL-2", "人员类别")
+channel = choice(rules.Channel, "FL-6", "办理渠道")
+reason = choice(rules.LetterReason, "TL-3", "转诊原因")
+material = choice(rules.Material, "FL-5", "备案材料")
+status = choice(rules.QualificationStatus, "QL-1", "状态")
+
+
+def import_patient(ctx: Context, row: ImportRow) -> tuple[str, str]:
+    kind = ctx.cell(row, "证件类型", cert_type) or rules.CertType.RESIDENT_ID
+    number = ctx.required(row, "证件号码", text)
+    existing = access.across_bureaus(
+        Patient.objects.filter(cert_type=kind, cert_number=row.key), "import: ID-1"
+    ).first()
+    if existing is not None:
+        if existing.bureau_id != ctx.user.bureau_id:
+            raise RowRefused(
+                "ID-1",
+                "该证件号码的参保人已在其他经办机构登记，请联系参保地经办机构。",
+                "证件号码",
+            )
+        ctx.patients[row.key] = existing
+        return Outcome.UNCHANGED, ""
+    region = ctx.cell(row, "参保地", lambda v: ctx.lookups.region(v, rule="ID-6", what="参保地"))
+    registration = patient_register(
+        by=ctx.user,
+        cert_type=kind,
+        cert_number=number,
+        name=ctx.required(row, "姓名", text),
+        insurance_type=ctx.required(row, "险种", insurance),
+        region_code=region.code if region else None,
+        phone=ctx.cell(row, "联系电话", text),
+        address=ctx.cell(row, "联系地址", text),
+    )
+    ctx.patients[row.key] = registration.patient
+    converted = registration.patient.cert_number != rules.normalize_cert_number(number)
+    note = f"ID-1：15位证件号码已转换为 {registration.patient.cert_number}" if converted else ""
+    return Outcome.CREATED, note
+
+
+def import_qualification(ctx: Context, row: ImportRow) -> tuple[str, str]:
+    patient = ctx.patient(row)
+    try:
+        disease = ctx.lookups.disease(row.cells.get("病种编码"), row.cells.get("病种名称"))
+    except CellError as error:
+        raise RowRefused(error.rule, error.message, "病种编码") from None
+    applied_on = ctx.required(row, "申请日期", parse_date)
+    state = ctx.required(row, "状态", status)
+    if state not in (rules.QualificationStatus.APPROVED, rules.QualificationStatus.SUBMITTED):
+        raise RowRefused("QL-1", "状态只能是“已认定”或“待复核”。", "状态")
+    approved = state == rules.QualificationStatus.APPROVED
+    decided_on = ctx.cell(row, "认定日期", parse_date)
+    if approved and decided_on is None:
+        raise RowRefused("QL-1", "状态为已认定时须填写认定日期。", "认定日期")
+    valid_until = ctx.cell(row, "有效期至", parse_last_day)
+    same = access.under_patient(Qualification.objects.filter(disease=disease), patient)
+    if approved and same.filter(decided_on=decided_on, status__in=rules.HELD).exists():
+        return Outcome.UNCHANGED, ""
+    if not approved and same.filter(applied_on=applied_on, status=state).exists():
+        return Outcome.UNCHANGED, ""
+    qualification = qualification_apply(
+        by=ctx.user,
+        patient=patient,
+        disease=disease,
+        applied_on=applied_on,
+        diagnosis_institution=ctx.cell(row, "诊断机构编码", ctx.lookups.institution),
+        diagnosis_date=ctx.cell(row, "诊断日期", parse_date),
+        diagnosis_doctor=ctx.cell(row, "诊断医师", text),
+    )
+    if approved:
+        qualification = qualification_approve(
+            by=ctx.reviewer, qualification=qualification, decided_on=decided_on
+        )
+        if valid_until is not None and valid_until != qualification.valid_until:
+            computed = (
+                f"{rules.last_day(qualification.valid_until)}"
+                if qualification.valid_until
+                else "长期有效（不填）"
+            )
+            raise RowRefused("QL-3", f"按病种有效期计算，有效期至应为 {computed}。", "有效期至")
+    return Outcome.CREATED, ""
+
+
+def import_selection(ctx: Context, row: ImportRow) -> tuple[str, str]:
+    patient = ctx.patient(row)
+    try:
+        institution = ctx.lookups.institution(row.cells.get("机构编码"), row.cells.get("机构名称"))
+    except CellError as error:
+        raise RowRefused(error.rule, error.message, "机构编码") from None
+    if institution is None:
+        raise RowRefused("ID-3", "请填写机构编码或机构名称。", "机构编码")
+    start = ctx.required(row, "开始日期", parse_date)
+    end = ctx.cell(row, "终止日期", parse_last_day)
+    end_reason = ctx.cell(row, "终止原因", text)
+    if end is not None and not end_reason:
+        raise RowRefused("SL-6", "已终止的选点须填写终止原因。", "终止原因")
+    existing = access.under_patient(
+        Selection.objects.filter(institution=institution, start=start), patient
+    )
+    if existing.exists():
+        return Outcome.UNCHANGED, ""
+    result = selection_add(by=ctx.user, patient=patient, institution=institution, start=start)
+    if end is not None:
+        selection_end(by=ctx.user, selection=result.selection, end=end, reason=end_reason)
+    return Outcome.CREATED, "；".join(result.notices)
+
+
+def import_filing(ctx: Context, row: ImportRow) -> tuple[str, str]:
+    patient = ctx.patient(row)
+    kind = ctx.required(row, "备案类型", filing_type)
+    category = ctx.required(row, "人员类别", subtype)
+    destination = ctx.required(
+        row, "就医地", lambda v: ctx.lookups.region(v, rule="FL-1", what="就医地")
+    )
+    start = ctx.required(row, "开始日期", parse_date)
+    existing = access.under_patient(
+        Filing.objects.filter(type=kind, destination=destination, start=start), patient
+    )
+    if existing.exists():
+        return Outcome.UNCHANGED, ""
+    listed = ctx.cell(row, "备案材料", text)
+    note = ""
+    if listed:
+        parts = listed.replace("，", "、").replace(",", "、").split("、")
+        try:
+            materials = [material(m) for m in parts if m.strip()]
+        except CellError as error:
+            raise RowRefused(error.rule, error.message, "备案材料") from None
+    else:
+        materials = [str(m) for m in rules.materials_for(category)]
+        if materials:
+            note = "备案材料未填，按FL-5视为已收齐"
+    letter = None
+    if serial := ctx.cell(row, "转诊证明编号", text):
+        letter = access.under_patient(TransferLetter.objects.filter(serial=serial), patient).first()
+        if letter is None:
+            raise RowRefused("FL-5", f"该参保人没有编号为 {serial} 的转诊证明。", "转诊证明编号")
+    filing_create(
+        by=ctx.user,
+        patient=patient,
+        type=kind,
+        subtype=category,
+        destination=destination,
+        start=start,
+        end=ctx.cell(row, "有效期至", parse_last_day),
+        filed_on=ctx.cell(row, "备案日期", parse_date) or start,
+        channel=ctx.cell(row, "办理渠道", channel) or rules.Channel.WINDOW,
+        materials=materials,
+        transfer_letter=letter,
+    )
+    return Outcome.CREATED, note
+
+
+def import_letter(ctx: Context, row: ImportRow) -> tuple[str, str]:
+    patient = ctx.patient(row)
+    serial = ctx.cell(row, "编号", text)
+    try:
+        disease = ctx.lookups.disease(row.cells.get("病种编码"), "")
+    except CellError as error:
+        raise RowRefused(error.rule, error.message, "病种编码") from None
+    issuer = ctx.required(row, "开具机构编码", ctx.lookups.institution)
+    receiver_ = ctx.required(row, "转入机构编码", ctx.lookups.institution)
+    issued_on = ctx.required(row, "开具日期", parse_date)
+    mine = access.under_patient(TransferLetter.objects.all(), patient)
+    if serial and mine.filter(serial=serial).exists():
+        return Outcome.UNCHANGED, ""
+    if (
+        not serial
+        and mine.filter(receiver=receiver_, issued_on=issued_on, disease=disease).exists()
+    ):
+        return Outcome.UNCHANGED, ""
+    letter = letter_issue(
+        by=ctx.user,
+        patient=patient,
+        disease=disease,
+        issuer=issuer,
+        receiver=receiver_,
+        reason=ctx.required(row, "转诊原因", reason),
+        issued_on=issued_on,
+        serial=serial,
+    )
+    given_end = ctx.cell(row, "有效期至", parse_last_day)
+    if given_end is not None and given_end != letter.end:
+        raise RowRefused(
+            "TL-4", f"转诊证明有效期6个月，有效期至应为 {rules.last_day(letter.end)}。", "有效期至"
+        )
+    return Outcome.CREATED, "" if serial else f"编号 {letter.serial}"
+
+
+IMPORTERS: dict[str, Callable[[Context, ImportRow], tuple[str, str]]] = {
+    PATIENTS.name: import_patient,
+    QUALIFICATIONS.name: import_qualification,
+    SELECTIONS.name: import_selection,
+    FILINGS.name: import_filing,
+    LETTERS.name: import_letter,
+}
+
+
+def process(ctx: Context, row: ImportRow, *, apply: bool) -> None:
+    """Check (and write) one row in its own savepoint; its outcome goes on the row."""
+    sheet_fields = FIELDS[row.sheet]
+    try:
+        with transaction.atomic(), origin(f"导入 #{ctx.import_id} {row.sheet} 第{row.number}行"):
+            outcome, note = IMPORTERS[row.sheet](ctx, row)
+    except RowRefused as refused:
+        cited = RULE_ID.match(refused.rule) is not None
+        row.outcome, row.rule, row.column = Outcome.REFUSED, refused.rule, refused.column
+        row.message = f"{refused.rule}：{refused.message}" if cited else refused.message
+        row.note = ""
+    except PolicyRefusal as refusal:
+        first = refusal.violations[0] if refusal.violations else None
+        row.outcome = Outcome.REFUSED
+        row.rule = ",".join(dict.fromkeys(v.rule for v in refusal.violations))[:40]
+        row.column = sheet_fields.get(first.field or "", "") if first else ""
+        row.message = "；".join(str(v) for v in refusal.violations)
+        row.note = ""
+    else:
+        if outcome == Outcome.CREATED and not apply:
+            outcome = Outcome.OK
+        row.outcome, row.rule, row.column, row.message, row.note = outcome, "", "", "", note[:200]
+    if row.outcome == Outcome.REFUSED and row.sheet == PATIENTS.name:
+        ctx.refused_patients.setdefault(row.key, row.number)
+
+
+# --- a run ------------------------------------------------------------------------------------
+
+
+class _DryRun(Exception):
+    """Rolls back a group's writes in a dry run."""
+
+
+def stand_in_reviewer(user: User) -> User:
+    """The reviewer an approval is checked with in a dry run made before the reviewer is
+    known: never the importing user (QL-1), never saved — the dry run's writes are
+    rolled back, and PostgreSQL checks the reference only at a commit that never comes."""
+    return User(pk=-1, username="reviewer-to-be", bureau_id=user.bureau_id)
+
+
+def run(
+    case_import: CaseImport,
+    *,
+    apply: bool,
+    user: User,
+    reviewer: User | None = None,
+    progress: Callable[[CaseImport], None] | None = None,
+) -> CaseImport:
+    """Check (``apply=False``) or import every staged row; the counts and the outcome of
+    each row are saved as it goes. Approved qualifications are imported only with a
+    reviewer other than ``user`` (QL-1)."""
+    if apply and case_import.has_approvals and reviewer is None:
+        raise ValueError("an import with approved qualifications needs a reviewer (QL-1)")
+    ctx = Context(
+        user=user,
+        reviewer=reviewer or stand_in_reviewer(user),
+        lookups=Lookups(),
+        import_id=case_import.pk,
+    )
+    rows = ImportRow.objects.filter(case_import=case_import)
+    keys = list(rows.exclude(key="").order_by("key").values_list("key", flat=True).distinct())
+    done = 0
+    counts: dict[str, dict[str, int]] = {s.name: defaultdict(int) for s in SHEETS}
+    # Rows without a certificate number cannot belong to a patient.
+    keyless = list(rows.filter(key=""))
+    for row in keyless:
+        row.outcome, row.rule, row.column = Outcome.REFUSED, "必填", "证件号码"
+        row.message = "请填写“证件号码”。"
+    ImportRow.objects.bulk_update(keyless, ["outcome", "rule", "column", "message"])
+    done += _count(counts, keyless)
+    order = {s.name: i for i, s in enumerate(ORDER)}
+    for start in range(0, len(keys), GROUP):
+        group = keys[start : start + GROUP]
+        batch = sorted(rows.filter(key__in=group), key=lambda r: (r.key, order[r.sheet], r.number))
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    ctx.patients = {
+                        p.cert_number: p
+                        for p in access.patients(user).filter(cert_number__in=group)
+                    }
+                    ctx.refused_patients = {}
+                    for row in batch:
+                        process(ctx, row, apply=apply)
+                    if not apply:
+                        raise _DryRun
+            except _DryRun:
+                pass
+            ImportRow.objects.bulk_update(
+                batch, ["outcome", "rule", "column", "message", "note"], batch_size=1000
+            )
+            done += _count(counts, batch)
+            if apply:
+                case_import.imported_rows = done
+            else:
+                case_import.checked_rows = done
+            case_import.counts = {name: dict(c) for name, c in counts.items() if c}
+            case_import.save(update_fields=["checked_rows", "imported_rows", "counts"])
+        if progress is not None:
+            progress(case_import)
+    case_import.counts = {name: dict(c) for name, c in counts.items() if c}
+    case_import.save(update_fields=["counts"])
+    return case_import
+
+
+def _count(counts: dict[str, Any], rows: list[ImportRow]) -> int:
+    for row in rows:
+        sheet = counts[row.sheet]
+        sheet["rows"] += 1
+        sheet[row.outcome] += 1
+    return len(rows)
