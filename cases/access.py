@@ -25,7 +25,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
-from cases.models import Notification, Patient
+from cases.models import CaseImport, Notification, Patient
 from cases.models.scoping import ScopedQuerySet, unscoped
 from portal.audit import record
 from portal.models import ROLE_GROUPS, AuditEvent, Bureau, Role, User
@@ -120,6 +120,18 @@ def system(reason: str) -> Iterator[None]:
 def notifications(user: Viewer) -> QuerySet[Notification]:
     """A user's own inbox; nobody else's."""
     return _mark(Notification.objects.filter(user_id=user.pk or 0), f"inbox {user.pk}")
+
+
+def may_import(user: Viewer) -> TypeGuard[User]:
+    """Staff of a bureau allowed to import its records (cases.import_cases)."""
+    return is_bureau_staff(user) and user.has_perm("cases.import_cases")
+
+
+def imports(user: Viewer, queryset: QuerySet[CaseImport]) -> QuerySet[CaseImport]:
+    """The imports of the user's own bureau, for those who may import; none otherwise."""
+    if not may_import(user):
+        return queryset.none()
+    return _of_own_bureau(user, queryset, "bureau_id")
 
 
 def _mark(queryset: QuerySet[Record], scope: str) -> QuerySet[Record]:

@@ -69,9 +69,41 @@ def check_patient_reminders(patient_id: int) -> None:
         ReminderCheck.objects.filter(pk__in=taken).delete()
 
 
+@shared_task(
+    name="cases.tasks.check_import",
+    ignore_result=True,
+    time_limit=settings.CASES_IMPORT_TIME_LIMIT,
+    soft_time_limit=settings.CASES_IMPORT_TIME_LIMIT - 60,
+)
+def check_import(import_id: int) -> None:
+    from cases.services import imports  # noqa: PLC0415 - the services enqueue these tasks
+
+    imports.import_check(import_id)
+
+
+@shared_task(
+    name="cases.tasks.apply_import",
+    ignore_result=True,
+    time_limit=settings.CASES_IMPORT_TIME_LIMIT,
+    soft_time_limit=settings.CASES_IMPORT_TIME_LIMIT - 60,
+)
+def apply_import(import_id: int) -> None:
+    from cases.services import imports  # noqa: PLC0415
+
+    imports.import_apply(import_id)
+
+
+IMPORT_TASKS = {"check": check_import, "apply": apply_import}
+
+
 @shared_task(name="cases.tasks.sweep", ignore_result=True)
 def sweep() -> None:
     """Enqueue again what a broker outage or a dead worker left behind."""
+    from cases.services import imports  # noqa: PLC0415
+
+    imports.requeue_stalled()
+    for import_id, phase in imports.queued():
+        enqueue_now(IMPORT_TASKS[phase], import_id)
     for delivery_id in delivery.stale_or_lost():
         enqueue_now(deliver_reminder, delivery_id)
     patient_ids = set(ReminderCheck.objects.values_list("patient_id", flat=True)[:5000])

@@ -3,6 +3,7 @@ from django.urls import path
 from cases.views import (
     dashboard,
     filings,
+    imports,
     inbox,
     letters,
     patients,
@@ -14,6 +15,13 @@ from cases.views import (
 urlpatterns = [
     path("", dashboard.dashboard, name="home"),
     path("patients/", patients.patient_search, name="patient_search"),
+    path("imports/", imports.import_list, name="import_list"),
+    path("imports/template/", imports.import_template, name="import_template"),
+    path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:pk>/progress/", imports.import_progress, name="import_progress"),
+    path("imports/<int:pk>/errors/", imports.import_errors, name="import_errors"),
+    path("imports/<int:pk>/confirm/", imports.import_confirm_view, name="import_confirm"),
+    path("imports/<int:pk>/review/", imports.import_review_view, name="import_review"),
     path("patients/receipts/", patients.patient_receipts, name="patient_receipts"),
     path("patients/new/", patients.patient_register_view, name="patient_register"),
     path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),

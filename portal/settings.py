@@ -213,6 +213,10 @@ CASES_IMPORT_MAX_UNPACKED_BYTES = int(
     os.environ.get("CASES_IMPORT_MAX_UNPACKED_BYTES", str(1024 * 1024 * 1024))
 )
 CASES_IMPORT_MAX_ROWS = int(os.environ.get("CASES_IMPORT_MAX_ROWS", "600000"))
+# A check or an import runs as one Celery task with its own time limit; one that has made
+# no progress for this long lost its worker and is queued again by the sweep.
+CASES_IMPORT_TIME_LIMIT = int(os.environ.get("CASES_IMPORT_TIME_LIMIT", str(3 * 3600)))
+CASES_IMPORT_STALLED = int(os.environ.get("CASES_IMPORT_STALLED", "600"))
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",

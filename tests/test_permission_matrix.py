@@ -14,7 +14,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cases import facts
+from cases.imports import workbooks
 from cases.models import Notification
+from cases.services.imports import import_check, import_upload
 from cases.services.qualifications import qualification_apply
 from institutions.models import Disease
 from portal.models import Role
@@ -59,7 +61,9 @@ def records(clerk, reviewer, bureau_admin):
             diagnosis_doctor="x",
         )
     note = Notification.objects.create(user=clerk, patient=case["patient"], title="t", body="b")
-    return {**case, "submitted": submitted, "notification": note}
+    case_import = import_upload(by=clerk, file_name="档案.xlsx", data=workbooks.template())
+    import_check(case_import.pk)
+    return {**case, "submitted": submitted, "notification": note, "import": case_import}
 
 
 # url name -> (record, expected GET status for clerk, reviewer, bureau admin)
@@ -78,6 +82,11 @@ MATRIX = {
     "qualification_cancel": ("qualification", 200, 200, 200),
     "filing_receipt": ("filing", 200, 200, 200),
     "letter_print": ("letter", 200, 200, 200),
+    "import_detail": ("import", 200, 200, 200),
+    "import_progress": ("import", 200, 200, 200),
+    "import_errors": ("import", 200, 200, 200),
+    "import_confirm": ("import", 405, 405, 405),
+    "import_review": ("import", 405, 405, 405),
     # The inbox is per user: only its owner reaches a message, and only by POST.
     "inbox_read": ("notification", 405, 404, 404),
 }
@@ -143,6 +152,8 @@ PAGES = {
     ("patient_search", "?export=csv"): (200, 200, 200, 403),
     ("patient_search", "?export=xlsx"): (200, 200, 200, 403),
     ("patient_register", ""): (200, 200, 200, 403),
+    ("import_list", ""): (200, 200, 200, 403),
+    ("import_template", ""): (200, 200, 200, 403),
     ("patient_receipts", ""): (200, 200, 200, 403),
     ("patient_receipts", "?filing_status=active"): (200, 200, 200, 403),
     ("review_queue", ""): (403, 200, 200, 403),
@@ -198,7 +209,8 @@ def test_pages_answer_by_role_and_never_show_another_bureau(
     ):
         response = client_for(user).get(url)
         assert response.status_code == status, (name, query, user.username)
-        if status == 200 and "xlsx" not in query:
+        spreadsheet = "spreadsheetml" in response.get("Content-Type", "")
+        if status == 200 and "xlsx" not in query and not spreadsheet:
             body = b"".join(response) if response.streaming else response.content
             text = body.decode("utf-8")
             assert not [h for h in hidden if h in text], (name, query, user.username)

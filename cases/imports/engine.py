@@ -109,6 +109,7 @@ def patient_key(cells: dict[str, str]) -> str:
 def stage(case_import: CaseImport) -> None:
     """Read the file into its ImportRows (streamed, in batches) and count them. A file
     that cannot be read marks the import failed with the reason."""
+    ImportRow.objects.filter(case_import=case_import).delete()  # a check started over
     batch: list[ImportRow] = []
     total = 0
     approvals = False
@@ -140,14 +141,14 @@ def stage(case_import: CaseImport) -> None:
         return
     case_import.total_rows = total
     case_import.has_approvals = approvals
-    case_import.save(update_fields=["total_rows", "has_approvals"])
+    case_import.save(update_fields=["total_rows", "has_approvals", "updated_at"])
 
 
 def fail(case_import: CaseImport, reason: str) -> None:
     case_import.status = CaseImport.Status.FAILED
     case_import.failure = reason
     case_import.finished_at = timezone.now()
-    case_import.save(update_fields=["status", "failure", "finished_at"])
+    case_import.save(update_fields=["status", "failure", "finished_at", "updated_at"])
 
 
 # --- one row ----------------------------------------------------------------------------------
@@ -534,11 +535,13 @@ def run(
             else:
                 case_import.checked_rows = done
             case_import.counts = {name: dict(c) for name, c in counts.items() if c}
-            case_import.save(update_fields=["checked_rows", "imported_rows", "counts"])
+            case_import.save(
+                update_fields=["checked_rows", "imported_rows", "counts", "updated_at"]
+            )
         if progress is not None:
             progress(case_import)
     case_import.counts = {name: dict(c) for name, c in counts.items() if c}
-    case_import.save(update_fields=["counts"])
+    case_import.save(update_fields=["counts", "updated_at"])
     return case_import
 
 

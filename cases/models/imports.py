@@ -12,10 +12,11 @@ from django.db import models
 
 class CaseImport(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "排队中"
+        QUEUED = "queued", "排队检查"
         CHECKING = "checking", "检查中"
         CHECKED = "checked", "已检查，待确认导入"
         AWAITING_REVIEW = "awaiting_review", "待复核人确认"
+        CONFIRMED = "confirmed", "排队导入"
         IMPORTING = "importing", "导入中"
         IMPORTED = "imported", "已导入"
         FAILED = "failed", "处理失败"
@@ -56,6 +57,8 @@ class CaseImport(models.Model):
         blank=True,
         related_name="+",
     )
+    # Saved with every group of rows: a run whose worker died stops moving (the sweep).
+    updated_at = models.DateTimeField("最后进展", auto_now=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
     failure = models.TextField("失败原因", blank=True)
 
@@ -75,7 +78,21 @@ class CaseImport(models.Model):
 
     @property
     def running(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.CHECKING, self.Status.IMPORTING)
+        """Checking or importing, or waiting for a worker to."""
+        return self.status in RUNNING
+
+    @property
+    def percent(self) -> int:
+        done = self.imported_rows if self.status == self.Status.IMPORTING else self.checked_rows
+        return round(100 * done / self.total_rows) if self.total_rows else 0
+
+
+RUNNING = (
+    CaseImport.Status.QUEUED,
+    CaseImport.Status.CHECKING,
+    CaseImport.Status.CONFIRMED,
+    CaseImport.Status.IMPORTING,
+)
 
 
 class ImportRow(models.Model):
