@@ -96,7 +96,9 @@ def import_list(request: StaffRequest) -> HttpResponse:
 @importer
 def import_template(request: StaffRequest) -> HttpResponse:
     response = HttpResponse(workbooks.template(), content_type=XLSX)
-    response["Content-Disposition"] = content_disposition_header(True, "门特档案导入模板.xlsx") or ""
+    response["Content-Disposition"] = (
+        content_disposition_header(True, "门特档案导入模板.xlsx") or ""
+    )
     return response
 
 

@@ -43,8 +43,13 @@ def field(bound: BoundField) -> SafeString:
         '<div class="invalid-feedback d-block"><strong>{}</strong></div>',
         ((e,) for e in bound.errors),
     )
+    # Django points the control's aria-describedby at "<id>_helptext".
     help_text = (
-        format_html('<div class="form-text">{}</div>', bound.help_text) if bound.help_text else ""
+        format_html(
+            '<div class="form-text" id="{}_helptext">{}</div>', bound.auto_id, bound.help_text
+        )
+        if bound.help_text
+        else ""
     )
     return format_html(
         '<div id="div_{}" class="mb-3">{}{}{}{}</div>',

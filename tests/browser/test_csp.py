@@ -19,9 +19,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases import facts
 from cases.models import Notification
+from cases.services.imports import import_check, import_upload
 from institutions.models import Institution
 from tests import factories
 from tests.browser.test_journey import ARGS, CHROMIUM
+from tests.cases.test_imports import ID2, PATIENT, full_book
 
 pytestmark = [
     pytest.mark.browser,
@@ -82,8 +84,17 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
     bureau_admin.is_superuser = True  # to reach every admin page in one session
     bureau_admin.save()
 
+    with facts.as_of(today):
+        bad_row = {**PATIENT, "证件号码": ID2, "险种": "999"}
+        case_import = import_upload(
+            by=clerk, file_name="档案.xlsx", data=full_book(参保人=[bad_row])
+        )
+        import_check(case_import.pk)
+
     p = f"/patients/{patient.pk}"
     pages = [
+        "/imports/",
+        f"/imports/{case_import.pk}/",
         "/",
         "/patients/",
         "/patients/?q=wsl",
