@@ -54,7 +54,7 @@ def test_upload_watch_the_progress_download_the_errors_and_import(
         if "/progress/" in response.url and response.ok:
             try:
                 seen.append(response.json())
-            except Exception:  # noqa: BLE001 - the page reloaded before the body was read
+            except Exception:  # the page reloaded before the body was read
                 return
 
     page.on("response", progress)
