@@ -442,6 +442,54 @@ def drop_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# --- the import -------------------------------------------------------------------------------
+
+
+def bench_import(patients: int, log: Any) -> dict[str, Any]:
+    """A county's archive of ``patients`` checked, imported and imported again
+    (bench/imports.py), in a database of its own."""
+    name = "mente_bench_import"
+    drop_database(name)
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = {**base_env(name), "PORTAL_ENV": "test"}  # bench_import refuses production
+    manage(["migrate", "--noinput"], env)
+    manage(["load_reference_data"], env)
+    log(f"import: {patients:,} patients …")
+    out = Path(tempfile.mkdtemp(prefix="bench-import-")) / "import.json"
+    manage(["bench_import", "--patients", str(patients), "--json", str(out)], env)
+    drop_database(name)
+    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return result
+
+
+def _imports(result: dict[str, Any] | None) -> list[str]:
+    if not result:
+        return []
+    check, first, again = result["check"], result["first_import"], result["reimport"]
+    both = check["seconds"] + first["seconds"]
+    return [
+        "",
+        "## 导入既有档案（cases.imports）",
+        "",
+        f"一个县的档案工作簿：{result['patients']:,} 名参保人，五张表共 {result['rows']:,} 行"
+        f"（{result['file_bytes'] / 1024 / 1024:.1f} MB）。逐行经与窗口录入相同的服务和规则检查，"
+        "按参保人分组、每组一个事务、每行一个保存点。",
+        "",
+        "| 步骤 | 用时（秒） | 行/秒 | 有错误的行 |",
+        "|---|---:|---:|---:|",
+        f"| 读取并检查（试导入，回滚） | {fmt(check['seconds'])} | {fmt(check['rows_per_second'])} "
+        f"| {check['refused']} |",
+        f"| 确认导入 | {fmt(first['seconds'])} | {fmt(first['rows_per_second'])} "
+        f"| {first['refused']} |",
+        f"| 检查 + 导入合计 | {fmt(both)} | {fmt(2 * check['rows'] / both if both else 0)} | |",
+        f"| 同一文件再导入（读取并导入，全部已存在） | {fmt(again['seconds'])} "
+        f"| {fmt(again['rows_per_second'])} | {again['refused']} |",
+        "",
+        f"进程内存峰值：{fmt(result['peak_rss_mb'])} MB。",
+    ]
+
+
 # --- one scale -------------------------------------------------------------------------------
 
 
@@ -710,13 +758,19 @@ def _reminder_job(results: list[ScaleResult], largest: ScaleResult) -> list[str]
     return lines
 
 
-def report(results: list[ScaleResult], opts: argparse.Namespace, started: float) -> str:
+def report(
+    results: list[ScaleResult],
+    opts: argparse.Namespace,
+    started: float,
+    imported: dict[str, Any] | None = None,
+) -> str:
     largest = max(results, key=lambda r: r.patients)
     lines = _intro(results, opts, started)
     lines += _clerk_pages(results, largest)
     lines += _admin_lists(results, largest)
     lines += _locust(results, largest, opts)
     lines += _reminder_job(results, largest)
+    lines += _imports(imported)
     return "\n".join(lines) + "\n"
 
 
@@ -730,6 +784,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--locust-seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--no-reminders", dest="reminders", action="store_false")
+    parser.add_argument(
+        "--imports", type=int, default=100_000, help="patients in the import benchmark (0: none)"
+    )
     parser.add_argument("--seed-only", action="store_true", help="prepare the databases only")
     parser.add_argument(
         "--check", action="store_true", help="exit 1 on any failed request (for CI)"
@@ -747,7 +804,8 @@ def main(argv: list[str] | None = None) -> int:
         results = [bench_scale(n, opts, log) for n in scales]
         if opts.seed_only:
             return 0
-        text = report(results, opts, started)
+        imported = bench_import(opts.imports, log) if opts.imports else None
+        text = report(results, opts, started, imported)
     output = Path(opts.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.exists():  # the hand-written analysis below the marker stays

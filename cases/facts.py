@@ -33,13 +33,36 @@ def institution_facts(institution: Institution) -> rules.InstitutionFacts:
     )
 
 
+# Reference data kept while a long run reads it over and over (an import): institutions
+# and diseases do not change under it. None: read each time, as requests do.
+_reference: ContextVar[dict[tuple[str, int], object] | None] = ContextVar(
+    "facts_reference", default=None
+)
+
+
+@contextmanager
+def reference_kept() -> Iterator[None]:
+    """Within: each institution and disease is read from the database once."""
+    token = _reference.set({})
+    try:
+        yield
+    finally:
+        _reference.reset(token)
+
+
 def require_institution(pk: int) -> Institution:
     """An institution with what the rules need: location and networked lists."""
-    return (
+    kept = _reference.get()
+    if kept is not None and ("institution", pk) in kept:
+        return kept["institution", pk]  # type: ignore[return-value]
+    institution = (
         Institution.objects.select_related("location")
         .prefetch_related(_networked_prefetch())
         .get(pk=pk)
     )
+    if kept is not None:
+        kept["institution", pk] = institution
+    return institution
 
 
 def _networked_prefetch() -> Prefetch[str]:
@@ -50,6 +73,16 @@ def _networked_prefetch() -> Prefetch[str]:
 
 
 def disease_facts(disease: Disease) -> rules.DiseaseFacts:
+    kept = _reference.get()
+    if kept is not None and ("disease", disease.pk) in kept:
+        return kept["disease", disease.pk]  # type: ignore[return-value]
+    facts = _disease_facts(disease)
+    if kept is not None:
+        kept["disease", disease.pk] = facts
+    return facts
+
+
+def _disease_facts(disease: Disease) -> rules.DiseaseFacts:
     return rules.DiseaseFacts(
         code=disease.code,
         name=disease.name,

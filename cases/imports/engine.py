@@ -27,12 +27,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 from simple_history.signals import pre_create_historical_record
 
-from cases import access, rules
+from cases import access, facts, rules
 from cases.imports import reader
 from cases.imports.sheets import (
     FILINGS,
@@ -484,13 +484,17 @@ def run(
     apply: bool,
     user: User,
     reviewer: User | None = None,
-    progress: Callable[[CaseImport], None] | None = None,
 ) -> CaseImport:
     """Check (``apply=False``) or import every staged row; the counts and the outcome of
     each row are saved as it goes. Approved qualifications are imported only with a
     reviewer other than ``user`` (QL-1)."""
     if apply and case_import.has_approvals and reviewer is None:
         raise ValueError("an import with approved qualifications needs a reviewer (QL-1)")
+    with facts.reference_kept():
+        return _run(case_import, apply=apply, user=user, reviewer=reviewer)
+
+
+def _run(case_import: CaseImport, *, apply: bool, user: User, reviewer: User | None) -> CaseImport:
     ctx = Context(
         user=user,
         reviewer=reviewer or stand_in_reviewer(user),
@@ -506,7 +510,7 @@ def run(
     for row in keyless:
         row.outcome, row.rule, row.column = Outcome.REFUSED, "必填", "证件号码"
         row.message = "请填写“证件号码”。"
-    ImportRow.objects.bulk_update(keyless, ["outcome", "rule", "column", "message"])
+    save_outcomes(keyless)
     done += _count(counts, keyless)
     order = {s.name: i for i, s in enumerate(ORDER)}
     for start in range(0, len(keys), GROUP):
@@ -526,9 +530,7 @@ def run(
                         raise _DryRun
             except _DryRun:
                 pass
-            ImportRow.objects.bulk_update(
-                batch, ["outcome", "rule", "column", "message", "note"], batch_size=1000
-            )
+            save_outcomes(batch)
             done += _count(counts, batch)
             if apply:
                 case_import.imported_rows = done
@@ -538,11 +540,21 @@ def run(
             case_import.save(
                 update_fields=["checked_rows", "imported_rows", "counts", "updated_at"]
             )
-        if progress is not None:
-            progress(case_import)
     case_import.counts = {name: dict(c) for name, c in counts.items() if c}
     case_import.save(update_fields=["counts", "updated_at"])
     return case_import
+
+
+def save_outcomes(rows: list[ImportRow]) -> None:
+    """What became of each row, in one round trip (psycopg pipelines executemany)."""
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {ImportRow._meta.db_table} SET outcome = %s, rule = %s, "  # noqa: S608 - the model's own table
+            '"column" = %s, message = %s, note = %s WHERE id = %s',
+            [(r.outcome, r.rule, r.column, r.message, r.note, r.pk) for r in rows],
+        )
 
 
 def _count(counts: dict[str, Any], rows: list[ImportRow]) -> int:
