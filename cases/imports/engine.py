@@ -57,7 +57,7 @@ from cases.services.patients import patient_register
 from cases.services.qualifications import qualification_apply, qualification_approve
 from cases.services.selections import selection_add, selection_end
 from portal.imports import SpreadsheetRefused
-from portal.models import User
+from portal.models import Bureau, User
 
 GROUP = 200  # patients per transaction
 STAGE_BATCH = 2_000
@@ -169,6 +169,7 @@ class Context:
     reviewer: User
     lookups: Lookups
     import_id: int
+    bureau: Bureau
     patients: dict[str, Patient] = field(default_factory=dict)
     refused_patients: dict[str, int] = field(default_factory=dict)
 
@@ -255,7 +256,7 @@ def import_patient(ctx: Context, row: ImportRow) -> tuple[str, str]:
         Patient.objects.filter(cert_type=kind, cert_number=row.key), "import: ID-1"
     ).first()
     if existing is not None:
-        if existing.bureau_id != ctx.user.bureau_id:
+        if existing.bureau_id != ctx.bureau.pk:
             raise RowRefused(
                 "ID-1",
                 "该证件号码的参保人已在其他经办机构登记，请联系参保地经办机构。",
@@ -266,6 +267,7 @@ def import_patient(ctx: Context, row: ImportRow) -> tuple[str, str]:
     region = ctx.cell(row, "参保地", lambda v: ctx.lookups.region(v, rule="ID-6", what="参保地"))
     registration = patient_register(
         by=ctx.user,
+        bureau=ctx.bureau,
         cert_type=kind,
         cert_number=number,
         name=ctx.required(row, "姓名", text),
@@ -471,11 +473,11 @@ class _DryRun(Exception):
     """Rolls back a group's writes in a dry run."""
 
 
-def stand_in_reviewer(user: User) -> User:
+def stand_in_reviewer(bureau: Bureau) -> User:
     """The reviewer an approval is checked with in a dry run made before the reviewer is
     known: never the importing user (QL-1), never saved — the dry run's writes are
     rolled back, and PostgreSQL checks the reference only at a commit that never comes."""
-    return User(pk=-1, username="reviewer-to-be", bureau_id=user.bureau_id)
+    return User(pk=-1, username="reviewer-to-be", bureau=bureau)
 
 
 def run(
@@ -497,9 +499,10 @@ def run(
 def _run(case_import: CaseImport, *, apply: bool, user: User, reviewer: User | None) -> CaseImport:
     ctx = Context(
         user=user,
-        reviewer=reviewer or stand_in_reviewer(user),
+        reviewer=reviewer or stand_in_reviewer(case_import.bureau),
         lookups=Lookups(),
         import_id=case_import.pk,
+        bureau=case_import.bureau,
     )
     rows = ImportRow.objects.filter(case_import=case_import)
     keys = list(rows.exclude(key="").order_by("key").values_list("key", flat=True).distinct())
@@ -519,10 +522,12 @@ def _run(case_import: CaseImport, *, apply: bool, user: User, reviewer: User | N
         with transaction.atomic():
             try:
                 with transaction.atomic():
-                    ctx.patients = {
-                        p.cert_number: p
-                        for p in access.patients(user).filter(cert_number__in=group)
-                    }
+                    mine = access.of_bureau(
+                        case_import.bureau_id,
+                        Patient.objects.filter(cert_number__in=group),
+                        f"import #{case_import.pk}",
+                    )
+                    ctx.patients = {p.cert_number: p for p in mine}
                     ctx.refused_patients = {}
                     for row in batch:
                         process(ctx, row, apply=apply)

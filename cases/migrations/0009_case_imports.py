@@ -83,7 +83,8 @@ class Migration(migrations.Migration):
 
 
 def grant(apps, schema_editor):
-    """Clerks, reviewers and bureau administrators may import their bureau's records."""
+    """Clerks, reviewers and bureau administrators may import their bureau's records,
+    data administrators any bureau's."""
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
@@ -102,5 +103,5 @@ def revoke(apps, schema_editor):
     Permission.objects.filter(content_type__app_label="cases", codename="import_cases").delete()
 
 
-IMPORTERS = ["经办", "复核", "经办机构管理员"]
+IMPORTERS = ["经办", "复核", "经办机构管理员", "数据管理员"]
 Migration.operations.append(migrations.RunPython(grant, revoke))

@@ -19,7 +19,7 @@ from django.utils import timezone
 from cases import access
 from cases.imports import engine
 from cases.models import CaseImport
-from portal.models import User
+from portal.models import Bureau, User
 
 logger = logging.getLogger(__name__)
 Status = CaseImport.Status
@@ -29,12 +29,20 @@ class ImportRefused(Exception):
     """A step that cannot be taken now; the message is for the user."""
 
 
-def import_upload(*, by: User, file_name: str, data: bytes) -> CaseImport:
-    """Record an uploaded file for the user's bureau, queued to be read and checked."""
-    if by.bureau is None:
-        raise ImportRefused("只有经办机构的工作人员才能导入本局的业务档案。")
+def import_upload(
+    *, by: User, file_name: str, data: bytes, bureau: Bureau | None = None
+) -> CaseImport:
+    """Record an uploaded file for the user's bureau (a data administrator names the
+    bureau), queued to be read and checked."""
+    if not access.may_import(by):
+        raise ImportRefused("您没有导入业务档案的权限。")
+    if by.bureau is not None and bureau is not None and bureau.pk != by.bureau_id:
+        raise ImportRefused("只能导入本经办机构的业务档案。")
+    bureau = by.bureau or bureau
+    if bureau is None:
+        raise ImportRefused("请选择导入哪个经办机构的业务档案。")
     return CaseImport.objects.create(
-        bureau=by.bureau,
+        bureau=bureau,
         created_by=by,
         file_name=file_name[:200],
         file_sha256=engine.file_hash(data),
@@ -132,7 +140,9 @@ def _claim(import_id: int, waiting: str, running: str) -> CaseImport | None:
     )
     if not taken:
         return None  # another worker has it, or it is not waiting
-    return CaseImport.objects.select_related("created_by__bureau", "reviewer").get(pk=import_id)
+    return CaseImport.objects.select_related("bureau", "created_by__bureau", "reviewer").get(
+        pk=import_id
+    )
 
 
 class _failing_on_error:  # noqa: N801 - used as a context manager

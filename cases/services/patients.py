@@ -49,12 +49,14 @@ def patient_register(
     phone: str = "",
     address: str = "",
     today: dt.date | None = None,
+    bureau: Bureau | None = None,
 ) -> Registration:
-    """Register a patient of the user's bureau. The insured county defaults to the
-    bureau's county (ID-6)."""
+    """Register a patient of the user's bureau (or of ``bureau``, for an import a data
+    administrator runs for it). The insured county defaults to the bureau's county
+    (ID-6)."""
     today = today or local_today()
     phone = rules.normalize_phone(phone)
-    bureau: Bureau | None = by.bureau
+    bureau = bureau or by.bureau
     given = rules.normalize_cert_number(cert_number)
     # ID-1: a first-generation 15-digit number is recorded converted to 18 digits.
     number = rules.resident_number(cert_type, given)

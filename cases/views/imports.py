@@ -26,6 +26,7 @@ from cases.tasks import apply_import, check_import
 from cases.views.common import StaffRequest, View, export_name
 from portal.audit import record_export
 from portal.imports import SpreadsheetRefused
+from portal.models import Bureau, User
 from portal.queue import enqueue_on_commit
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -33,7 +34,7 @@ ERRORS_PAGE = 50
 
 
 def importer(view: View) -> View:
-    """Pages for the staff of a bureau who may import its records."""
+    """Pages for those who may import: a bureau's staff, data administrators."""
 
     @wraps(view)
     def wrapper(request: StaffRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -45,12 +46,24 @@ def importer(view: View) -> View:
 
 
 class UploadForm(forms.Form):
+    """The file; and for a data administrator, whose records it holds."""
+
+    bureau = forms.ModelChoiceField(
+        queryset=Bureau.objects.select_related("county").order_by("county_id"),
+        label="经办机构",
+        empty_label="请选择经办机构",
+    )
     file = forms.FileField(
         label="导入文件",
         help_text="XLSX 工作簿（参保人、门特资格、选点、跨省备案、转诊证明五张表），"
         "或某一张表的 CSV 文件（UTF-8 或 GB18030 编码）。",
         widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv"}),
     )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if user.bureau_id is not None:
+            del self.fields["bureau"]  # the staff of a bureau import their own
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -73,11 +86,16 @@ def _get(request: StaffRequest, pk: int) -> CaseImport:
 
 @importer
 def import_list(request: StaffRequest) -> HttpResponse:
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            case_import = import_upload(by=request.user, file_name=upload.name, data=upload.read())
+            case_import = import_upload(
+                by=request.user,
+                file_name=upload.name,
+                data=upload.read(),
+                bureau=form.cleaned_data.get("bureau"),
+            )
         except ImportRefused as refusal:
             form.add_error("file", str(refusal))
         else:

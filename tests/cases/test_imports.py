@@ -536,8 +536,15 @@ def test_the_command_checks_imports_and_writes_the_error_workbook(
     assert book["参保人"].cell(2, 8).value.startswith("ID-5")
 
 
-def test_the_command_refuses_a_user_of_another_bureau(other_clerk, tmp_path):
+def test_the_command_refuses_a_user_of_another_bureau(other_clerk, bureau, tmp_path):
     path = tmp_path / "x.xlsx"
     path.write_bytes(xlsx(参保人=[PATIENT]))
     with pytest.raises(CommandError, match="不属于"):
         call_command("import_cases", str(path), bureau="451202", user="other_clerk")
+
+
+def test_a_data_administrator_imports_any_bureau_from_the_command_line(data_admin, clerk, tmp_path):
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(xlsx(参保人=[PATIENT]))
+    call_command("import_cases", str(path), bureau="451202", user="dataadmin")
+    assert Patient.objects.get().bureau == clerk.bureau
