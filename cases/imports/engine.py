@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 from simple_history.signals import pre_create_historical_record
@@ -49,7 +50,7 @@ from cases.imports.sheets import (
     text,
 )
 from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
-from cases.models.imports import CaseImport, ImportRow
+from cases.models.imports import KEY_LENGTH, CaseImport, ImportRow
 from cases.services import PolicyRefusal
 from cases.services.filings import filing_create
 from cases.services.letters import letter_issue
@@ -59,6 +60,7 @@ from cases.services.selections import selection_add, selection_end
 from portal.imports import SpreadsheetRefused
 from portal.models import Bureau, User
 
+logger = logging.getLogger(__name__)
 GROUP = 200  # patients per transaction
 STAGE_BATCH = 2_000
 # Dependency order: what a row refers to is imported before it.
@@ -103,7 +105,7 @@ def patient_key(cells: dict[str, str]) -> str:
     number = rules.normalize_cert_number(cells.get("证件号码", ""))
     if len(number) == rules.FIRST_GENERATION_LENGTH and number.isdigit():
         return rules.upgrade_first_generation(number)
-    return number
+    return number[:KEY_LENGTH]  # a longer one is no certificate's: ID-1 refuses the row
 
 
 def stage(case_import: CaseImport) -> None:
@@ -451,6 +453,12 @@ def process(ctx: Context, row: ImportRow, *, apply: bool) -> None:
         row.outcome, row.rule, row.column = Outcome.REFUSED, refused.rule, refused.column
         row.message = f"{refused.rule}：{refused.message}" if cited else refused.message
         row.note = ""
+    except DataError:
+        # A value the rules let through but the database cannot hold: the row's
+        # savepoint is rolled back and the row refused, the run goes on.
+        logger.warning("import %s: %s row %s not storable", ctx.import_id, row.sheet, row.number)
+        row.outcome, row.rule, row.column, row.note = Outcome.REFUSED, "", "", ""
+        row.message = "该行有无法保存的内容（过长或含有不支持的字符），请检查后重新导入。"
     except PolicyRefusal as refusal:
         first = refusal.violations[0] if refusal.violations else None
         row.outcome = Outcome.REFUSED

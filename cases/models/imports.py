@@ -95,6 +95,9 @@ RUNNING = (
 )
 
 
+KEY_LENGTH = 40  # longer than any certificate number (ID-1 refuses such a row)
+
+
 class ImportRow(models.Model):
     """One data row of an import's workbook, as read, and what became of it."""
 
@@ -110,12 +113,12 @@ class ImportRow(models.Model):
     number = models.PositiveIntegerField("行号")
     # The certificate number the row belongs to (18 digits after ID-1's conversion): rows
     # are checked and imported patient by patient, every sheet of one patient together.
-    key = models.CharField("证件号码", max_length=40, blank=True)
+    key = models.CharField("证件号码", max_length=KEY_LENGTH, blank=True)
     cells = models.JSONField("单元格")
     outcome = models.CharField(
         "结果", max_length=20, choices=Outcome.choices, default=Outcome.PENDING
     )
-    rule = models.CharField("规则", max_length=10, blank=True)
+    rule = models.CharField("规则", max_length=40, blank=True)
     column = models.CharField("列", max_length=20, blank=True)
     message = models.TextField("错误说明", blank=True)
     note = models.CharField("说明", max_length=200, blank=True)

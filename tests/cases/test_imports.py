@@ -548,3 +548,18 @@ def test_a_data_administrator_imports_any_bureau_from_the_command_line(data_admi
     path.write_bytes(xlsx(参保人=[PATIENT]))
     call_command("import_cases", str(path), bureau="451202", user="dataadmin")
     assert Patient.objects.get().bureau == clerk.bureau
+
+
+def test_a_value_the_database_cannot_hold_refuses_its_row_only(clerk, reviewer, hospitals):
+    data = full_book(
+        门特资格=[{**QUALIFICATION, "诊断医师": "李" * 60}],  # longer than the column
+        选点=[],
+        跨省备案=[],
+        转诊证明=[],
+    )
+    case_import = upload(clerk, data)
+    engine.run(case_import, apply=True, user=clerk, reviewer=reviewer)
+    assert [(s, n) for s, n, *_ in refused(case_import)] == [("门特资格", 2)]
+    assert "无法保存" in refused(case_import)[0][4]
+    assert Patient.objects.count() == 1
+    assert not Qualification.objects.exists()
