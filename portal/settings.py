@@ -189,6 +189,10 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# `make run` serves what production serves: the collected, compressed files (it collects
+# them at start), not the source folders.
+WHITENOISE_USE_FINDERS = False
+WHITENOISE_AUTOREFRESH = False
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
