@@ -7,6 +7,9 @@ part of the policy, in ``cases.rules.parameters``; this module is their database
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.core.exceptions import ValidationError
 
@@ -25,8 +28,33 @@ def clean_value(key: str, value: object) -> object:
         raise ValidationError(str(exc)) from exc
 
 
+# Parameters kept while a long run reads them over and over (an import); None: read each
+# time, as requests do.
+_kept: ContextVar[dict[dt.date, Parameters] | None] = ContextVar("parameters_kept", default=None)
+
+
+@contextmanager
+def kept() -> Iterator[None]:
+    """Within: the parameters of each date are read from the database once."""
+    token = _kept.set({})
+    try:
+        yield
+    finally:
+        _kept.reset(token)
+
+
 def parameters_on(on: dt.date) -> Parameters:
-    """Every parameter's value in force on ``on``: one query."""
+    """Every parameter's value in force on ``on``: one query (none when kept)."""
+    cache = _kept.get()
+    if cache is not None and on in cache:
+        return cache[on]
+    parameters = _read(on)
+    if cache is not None:
+        cache[on] = parameters
+    return parameters
+
+
+def _read(on: dt.date) -> Parameters:
     rows = (
         PolicyParameter.objects.filter(valid_from__lte=on)
         .order_by("key", "-valid_from")

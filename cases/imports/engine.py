@@ -51,12 +51,13 @@ from cases.imports.sheets import (
 )
 from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
 from cases.models.imports import KEY_LENGTH, CaseImport, ImportRow
-from cases.services import PolicyRefusal
+from cases.services import PolicyRefusal, record_reminder_checks, reminder_checks_batched
 from cases.services.filings import filing_create
 from cases.services.letters import letter_issue
 from cases.services.patients import patient_register
 from cases.services.qualifications import qualification_apply, qualification_approve
 from cases.services.selections import selection_add, selection_end
+from institutions import parameters
 from portal.imports import SpreadsheetRefused
 from portal.models import Bureau, User
 
@@ -500,7 +501,7 @@ def run(
     reviewer other than ``user`` (QL-1)."""
     if apply and case_import.has_approvals and reviewer is None:
         raise ValueError("an import with approved qualifications needs a reviewer (QL-1)")
-    with facts.reference_kept():
+    with facts.reference_kept(), parameters.kept():
         return _run(case_import, apply=apply, user=user, reviewer=reviewer)
 
 
@@ -529,7 +530,7 @@ def _run(case_import: CaseImport, *, apply: bool, user: User, reviewer: User | N
         batch = sorted(rows.filter(key__in=group), key=lambda r: (r.key, order[r.sheet], r.number))
         with transaction.atomic():
             try:
-                with transaction.atomic():
+                with transaction.atomic(), reminder_checks_batched() as due:
                     mine = access.of_bureau(
                         case_import.bureau_id,
                         Patient.objects.filter(cert_number__in=group),
@@ -541,6 +542,7 @@ def _run(case_import: CaseImport, *, apply: bool, user: User, reviewer: User | N
                         process(ctx, row, apply=apply)
                     if not apply:
                         raise _DryRun
+                    record_reminder_checks(due)
             except _DryRun:
                 pass
             save_outcomes(batch)

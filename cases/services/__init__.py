@@ -7,7 +7,9 @@ with the acting user.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import models
@@ -43,6 +45,31 @@ def save_as(instance: models.Model, by: User, **kwargs: Any) -> None:
     instance.save(**kwargs)
 
 
+# Patients whose reminders a batch (an import) checks once at its end; None: each write
+# records its own check, as requests do.
+_batched: ContextVar[set[int] | None] = ContextVar("reminder_checks_batched", default=None)
+
+
+@contextmanager
+def reminder_checks_batched() -> Iterator[set[int]]:
+    """Within: reminders_may_be_due only notes the patient; the caller records the checks
+    (``record_reminder_checks``) when its transaction is about to commit."""
+    noted: set[int] = set()
+    token = _batched.set(noted)
+    try:
+        yield noted
+    finally:
+        _batched.reset(token)
+
+
+def record_reminder_checks(patient_ids: set[int]) -> None:
+    """One reminder check per patient, in the caller's transaction (the outbox below)."""
+    ids = sorted(patient_ids)
+    ReminderCheck.objects.bulk_create([ReminderCheck(patient_id=pk) for pk in ids])
+    for pk in ids:
+        enqueue_on_commit(check_patient_reminders, pk)
+
+
 def reminders_may_be_due(patient_id: int) -> None:
     """A dated record changed: check the patient's reminders once this commits.
 
@@ -51,5 +78,9 @@ def reminders_may_be_due(patient_id: int) -> None:
     check once the broker is back.
     """
 
+    batched = _batched.get()
+    if batched is not None:
+        batched.add(patient_id)
+        return
     ReminderCheck.objects.create(patient_id=patient_id)
     enqueue_on_commit(check_patient_reminders, patient_id)

@@ -21,6 +21,7 @@ from cases.models import (
     ImportRow,
     Patient,
     Qualification,
+    ReminderCheck,
     Selection,
     TransferLetter,
 )
@@ -228,6 +229,8 @@ def test_a_full_workbook_checks_clean_then_imports_every_record(clerk, reviewer,
     assert history.history_user == clerk
     assert history.history_change_reason == f"导入 #{checked.pk} 参保人 第2行"
     assert checked.counts["门特资格"] == {"rows": 1, "created": 1}
+    # One reminder check for the patient's dated records, written with the group.
+    assert list(ReminderCheck.objects.values_list("patient_id", flat=True)) == [patient.pk]
 
 
 def test_reimporting_the_same_file_changes_nothing(clerk, reviewer, hospitals):
