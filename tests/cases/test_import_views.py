@@ -247,3 +247,23 @@ def test_a_data_administrator_imports_for_a_bureau_they_choose(
 def test_a_clerk_cannot_upload_for_another_bureau(clerk, other_bureau):
     with pytest.raises(imports.ImportRefused, match="只能导入本经办机构"):
         imports.import_upload(by=clerk, file_name="x.xlsx", data=b"x", bureau=other_bureau)
+
+
+def test_the_import_page_costs_the_same_queries_for_many_bad_rows(client_for, clerk):
+    client = client_for(clerk)
+
+    def bad(n: int) -> list[dict[str, object]]:
+        return [{**PATIENT, "证件号码": f"{ID2[:-3]}{i:03d}", "险种": "999"} for i in range(n)]
+
+    few = uploaded(client, full_book(参保人=bad(2), 门特资格=[], 选点=[], 跨省备案=[], 转诊证明=[]))
+    many = uploaded(
+        client, full_book(参保人=bad(40), 门特资格=[], 选点=[], 跨省备案=[], 转诊证明=[])
+    )
+    counts = []
+    for case_import in (few, many):
+        url = reverse("import_detail", args=[case_import.pk])
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
