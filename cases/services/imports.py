@@ -140,8 +140,10 @@ def _claim(import_id: int, waiting: str, running: str) -> CaseImport | None:
     )
     if not taken:
         return None  # another worker has it, or it is not waiting
-    return CaseImport.objects.select_related("bureau", "created_by__bureau", "reviewer").get(
-        pk=import_id
+    return (
+        CaseImport.objects.select_related("bureau", "created_by__bureau", "reviewer")
+        .defer("data")
+        .get(pk=import_id)
     )
 
 
@@ -163,7 +165,7 @@ class _failing_on_error:  # noqa: N801 - used as a context manager
 
 
 def _locked(case_import: CaseImport) -> CaseImport:
-    return CaseImport.objects.select_for_update().get(pk=case_import.pk)
+    return CaseImport.objects.select_for_update().defer("data").get(pk=case_import.pk)
 
 
 def _finish(case_import: CaseImport, status: str) -> None:

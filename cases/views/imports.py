@@ -78,7 +78,9 @@ class UploadForm(forms.Form):
 
 
 def _get(request: StaffRequest, pk: int) -> CaseImport:
-    found = access.imports(request.user, CaseImport.objects.all()).filter(pk=pk).first()
+    # The file itself (up to CASES_IMPORT_MAX_BYTES) is never read by a page.
+    imports = access.imports(request.user, CaseImport.objects.defer("data"))
+    found = imports.select_related("bureau", "created_by", "reviewer").filter(pk=pk).first()
     if found is None:
         raise Http404("没有这个导入记录。")
     return found
