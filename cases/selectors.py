@@ -15,7 +15,15 @@ from django.http import Http404
 from cases import access, facts, rules
 from cases.access import Viewer
 from cases.masking import ID_LIKE, PHONE_LENGTHS
-from cases.models import Filing, Notification, Patient, Qualification, Selection, TransferLetter
+from cases.models import (
+    CaseImport,
+    Filing,
+    Notification,
+    Patient,
+    Qualification,
+    Selection,
+    TransferLetter,
+)
 from cases.search import name_q, pinyin_q
 from institutions.models import Disease, Institution, NetworkedSettlement, Region
 from institutions.parameters import parameters_on
@@ -213,6 +221,20 @@ def reviews_waiting(user: User) -> QuerySet[Qualification]:
         .exclude(recorded_by=user)
         .select_related("patient", "disease", "recorded_by")
         .order_by("applied_on", "pk")
+    )
+
+
+def imports_awaiting_review(user: User) -> list[CaseImport]:
+    """Import batches with approved qualifications that wait for this reviewer (QL-1:
+    anyone of the bureau who may review, but not whoever uploaded them)."""
+    if not access.may_review(user):
+        return []
+    waiting = CaseImport.objects.filter(status=CaseImport.Status.AWAITING_REVIEW)
+    return list(
+        access.imports(user, waiting.defer("data"))
+        .exclude(created_by=user)
+        .select_related("created_by")
+        .order_by("created_at", "pk")[:10]
     )
 
 

@@ -57,6 +57,7 @@ def _bureau_dashboard(request: StaffRequest) -> HttpResponse:
     context = {
         "today": today,
         "reviews": _queue(selectors.reviews_waiting(user)),
+        "imports": selectors.imports_awaiting_review(user),
         "filings": _queue(selectors.expiring_filings(user, today)),
         "letters": _queue(selectors.expiring_letters(user, today)),
         "reassess": _queue(selectors.due_reassessments(user, today)),

@@ -83,9 +83,17 @@ def test_upload_check_confirm_review_and_import(client_for, clerk, reviewer, hos
     refused = client.post(reverse("import_review", args=[case_import.pk]), follow=True)
     assert "QL-1" in refused.content.decode()  # not the uploader
 
+    # The batch waits on the reviewers' dashboard, not on the uploader's.
+    dashboard = client_for(reviewer).get(reverse("home")).content.decode()
+    assert reverse("import_detail", args=[case_import.pk]) in dashboard
+    assert 'id="imports-awaiting-review"' not in client.get(reverse("home")).content.decode()
     client_for(reviewer).post(reverse("import_review", args=[case_import.pk]))
     case_import.refresh_from_db()
     assert (case_import.status, case_import.reviewer) == ("confirmed", reviewer)
+    assert (
+        'id="imports-awaiting-review"'
+        not in client_for(reviewer).get(reverse("home")).content.decode()
+    )
     imports.import_apply(case_import.pk)
     case_import.refresh_from_db()
     assert case_import.status == "imported"
