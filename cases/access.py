@@ -140,10 +140,12 @@ def imports(user: Viewer, queryset: QuerySet[CaseImport]) -> QuerySet[CaseImport
     return _of_own_bureau(user, queryset, "bureau_id")
 
 
-def of_bureau(bureau_id: int, queryset: QuerySet[Record], reason: str) -> QuerySet[Record]:
+def of_bureau(
+    bureau_id: int, queryset: QuerySet[Record], reason: str, field: str = "bureau_id"
+) -> QuerySet[Record]:
     """One bureau's records, read for work done on its behalf by whoever runs it (an
     import a data administrator started)."""
-    return _mark(queryset.filter(bureau_id=bureau_id), f"bureau {bureau_id}: {reason}")
+    return _mark(queryset.filter(**{field: bureau_id}), f"bureau {bureau_id}: {reason}")
 
 
 def _mark(queryset: QuerySet[Record], scope: str) -> QuerySet[Record]:

@@ -175,6 +175,9 @@ class Context:
     bureau: Bureau
     patients: dict[str, Patient] = field(default_factory=dict)
     refused_patients: dict[str, int] = field(default_factory=dict)
+    # The natural keys of the group's records already there (read once per group, and
+    # added to as rows are imported): a row found here is skipped without a query.
+    known: set[tuple[object, ...]] = field(default_factory=set)
 
     def cell(self, row: ImportRow, heading: str, parse: Callable[[Any], Any]) -> Any:
         try:
@@ -255,6 +258,9 @@ status = choice(rules.QualificationStatus, "QL-1", "状态")
 def import_patient(ctx: Context, row: ImportRow) -> tuple[str, str]:
     kind = ctx.cell(row, "证件类型", cert_type) or rules.CertType.RESIDENT_ID
     number = ctx.required(row, "证件号码", text)
+    mine = ctx.patients.get(row.key)
+    if mine is not None and mine.cert_type == kind:
+        return Outcome.UNCHANGED, ""
     existing = access.across_bureaus(
         Patient.objects.filter(cert_type=kind, cert_number=row.key), "import: ID-1"
     ).first()
@@ -268,17 +274,20 @@ def import_patient(ctx: Context, row: ImportRow) -> tuple[str, str]:
         ctx.patients[row.key] = existing
         return Outcome.UNCHANGED, ""
     region = ctx.cell(row, "参保地", lambda v: ctx.lookups.region(v, rule="ID-6", what="参保地"))
-    registration = patient_register(
-        by=ctx.user,
-        bureau=ctx.bureau,
-        cert_type=kind,
-        cert_number=number,
-        name=ctx.required(row, "姓名", text),
-        insurance_type=ctx.required(row, "险种", insurance),
-        region_code=region.code if region else None,
-        phone=ctx.cell(row, "联系电话", text),
-        address=ctx.cell(row, "联系地址", text),
-    )
+    name = ctx.required(row, "姓名", text)
+    insured = ctx.required(row, "险种", insurance)
+    with transaction.atomic():
+        registration = patient_register(
+            by=ctx.user,
+            bureau=ctx.bureau,
+            cert_type=kind,
+            cert_number=number,
+            name=name,
+            insurance_type=insured,
+            region_code=region.code if region else None,
+            phone=ctx.cell(row, "联系电话", text),
+            address=ctx.cell(row, "联系地址", text),
+        )
     ctx.patients[row.key] = registration.patient
     converted = registration.patient.cert_number != rules.normalize_cert_number(number)
     note = f"ID-1：15位证件号码已转换为 {registration.patient.cert_number}" if converted else ""
@@ -300,31 +309,39 @@ def import_qualification(ctx: Context, row: ImportRow) -> tuple[str, str]:
     if approved and decided_on is None:
         raise RowRefused("QL-1", "状态为已认定时须填写认定日期。", "认定日期")
     valid_until = ctx.cell(row, "有效期至", parse_last_day)
-    same = access.under_patient(Qualification.objects.filter(disease=disease), patient)
-    if approved and same.filter(decided_on=decided_on, status__in=rules.HELD).exists():
-        return Outcome.UNCHANGED, ""
-    if not approved and same.filter(applied_on=applied_on, status=state).exists():
-        return Outcome.UNCHANGED, ""
-    qualification = qualification_apply(
-        by=ctx.user,
-        patient=patient,
-        disease=disease,
-        applied_on=applied_on,
-        diagnosis_institution=ctx.cell(row, "诊断机构编码", ctx.lookups.institution),
-        diagnosis_date=ctx.cell(row, "诊断日期", parse_date),
-        diagnosis_doctor=ctx.cell(row, "诊断医师", text),
+    key = (
+        ("qualification", patient.pk, disease.pk, "approved", decided_on)
+        if approved
+        else ("qualification", patient.pk, disease.pk, "submitted", applied_on)
     )
-    if approved:
-        qualification = qualification_approve(
-            by=ctx.reviewer, qualification=qualification, decided_on=decided_on
+    if key in ctx.known:
+        return Outcome.UNCHANGED, ""
+    institution = ctx.cell(row, "诊断机构编码", ctx.lookups.institution)
+    diagnosed = ctx.cell(row, "诊断日期", parse_date)
+    doctor = ctx.cell(row, "诊断医师", text)
+    with transaction.atomic():
+        qualification = qualification_apply(
+            by=ctx.user,
+            patient=patient,
+            disease=disease,
+            applied_on=applied_on,
+            diagnosis_institution=institution,
+            diagnosis_date=diagnosed,
+            diagnosis_doctor=doctor,
         )
-        if valid_until is not None and valid_until != qualification.valid_until:
-            computed = (
-                f"{rules.last_day(qualification.valid_until)}"
-                if qualification.valid_until
-                else "长期有效（不填）"
+        if approved:
+            qualification = qualification_approve(
+                by=ctx.reviewer, qualification=qualification, decided_on=decided_on
             )
-            raise RowRefused("QL-3", f"按病种有效期计算，有效期至应为 {computed}。", "有效期至")
+            if valid_until is not None and valid_until != qualification.valid_until:
+                computed = (
+                    f"{rules.last_day(qualification.valid_until)}"
+                    if qualification.valid_until
+                    else "长期有效（不填）"
+                )
+                message = f"按病种有效期计算，有效期至应为 {computed}。"
+                raise RowRefused("QL-3", message, "有效期至")
+    ctx.known.add(key)
     return Outcome.CREATED, ""
 
 
@@ -341,14 +358,14 @@ def import_selection(ctx: Context, row: ImportRow) -> tuple[str, str]:
     end_reason = ctx.cell(row, "终止原因", text)
     if end is not None and not end_reason:
         raise RowRefused("SL-6", "已终止的选点须填写终止原因。", "终止原因")
-    existing = access.under_patient(
-        Selection.objects.filter(institution=institution, start=start), patient
-    )
-    if existing.exists():
+    key = ("selection", patient.pk, institution.pk, start)
+    if key in ctx.known:
         return Outcome.UNCHANGED, ""
-    result = selection_add(by=ctx.user, patient=patient, institution=institution, start=start)
-    if end is not None:
-        selection_end(by=ctx.user, selection=result.selection, end=end, reason=end_reason)
+    with transaction.atomic():
+        result = selection_add(by=ctx.user, patient=patient, institution=institution, start=start)
+        if end is not None:
+            selection_end(by=ctx.user, selection=result.selection, end=end, reason=end_reason)
+    ctx.known.add(key)
     return Outcome.CREATED, "；".join(result.notices)
 
 
@@ -360,10 +377,8 @@ def import_filing(ctx: Context, row: ImportRow) -> tuple[str, str]:
         row, "就医地", lambda v: ctx.lookups.region(v, rule="FL-1", what="就医地")
     )
     start = ctx.required(row, "开始日期", parse_date)
-    existing = access.under_patient(
-        Filing.objects.filter(type=kind, destination=destination, start=start), patient
-    )
-    if existing.exists():
+    key = ("filing", patient.pk, kind, destination.pk, start)
+    if key in ctx.known:
         return Outcome.UNCHANGED, ""
     listed = ctx.cell(row, "备案材料", text)
     note = ""
@@ -382,19 +397,24 @@ def import_filing(ctx: Context, row: ImportRow) -> tuple[str, str]:
         letter = access.under_patient(TransferLetter.objects.filter(serial=serial), patient).first()
         if letter is None:
             raise RowRefused("FL-5", f"该参保人没有编号为 {serial} 的转诊证明。", "转诊证明编号")
-    filing_create(
-        by=ctx.user,
-        patient=patient,
-        type=kind,
-        subtype=category,
-        destination=destination,
-        start=start,
-        end=ctx.cell(row, "有效期至", parse_last_day),
-        filed_on=ctx.cell(row, "备案日期", parse_date) or start,
-        channel=ctx.cell(row, "办理渠道", channel) or rules.Channel.WINDOW,
-        materials=materials,
-        transfer_letter=letter,
-    )
+    end = ctx.cell(row, "有效期至", parse_last_day)
+    filed_on = ctx.cell(row, "备案日期", parse_date) or start
+    by_channel = ctx.cell(row, "办理渠道", channel) or rules.Channel.WINDOW
+    with transaction.atomic():
+        filing_create(
+            by=ctx.user,
+            patient=patient,
+            type=kind,
+            subtype=category,
+            destination=destination,
+            start=start,
+            end=end,
+            filed_on=filed_on,
+            channel=by_channel,
+            materials=materials,
+            transfer_letter=letter,
+        )
+    ctx.known.add(key)
     return Outcome.CREATED, note
 
 
@@ -408,29 +428,35 @@ def import_letter(ctx: Context, row: ImportRow) -> tuple[str, str]:
     issuer = ctx.required(row, "开具机构编码", ctx.lookups.institution)
     receiver_ = ctx.required(row, "转入机构编码", ctx.lookups.institution)
     issued_on = ctx.required(row, "开具日期", parse_date)
-    mine = access.under_patient(TransferLetter.objects.all(), patient)
-    if serial and mine.filter(serial=serial).exists():
-        return Outcome.UNCHANGED, ""
-    if (
-        not serial
-        and mine.filter(receiver=receiver_, issued_on=issued_on, disease=disease).exists()
-    ):
-        return Outcome.UNCHANGED, ""
-    letter = letter_issue(
-        by=ctx.user,
-        patient=patient,
-        disease=disease,
-        issuer=issuer,
-        receiver=receiver_,
-        reason=ctx.required(row, "转诊原因", reason),
-        issued_on=issued_on,
-        serial=serial,
+    key = (
+        ("letter", patient.pk, serial)
+        if serial
+        else ("letter", patient.pk, receiver_.pk, issued_on, disease.pk)
     )
+    if key in ctx.known:
+        return Outcome.UNCHANGED, ""
+    why = ctx.required(row, "转诊原因", reason)
     given_end = ctx.cell(row, "有效期至", parse_last_day)
-    if given_end is not None and given_end != letter.end:
-        raise RowRefused(
-            "TL-4", f"转诊证明有效期6个月，有效期至应为 {rules.last_day(letter.end)}。", "有效期至"
+    with transaction.atomic():
+        letter = letter_issue(
+            by=ctx.user,
+            patient=patient,
+            disease=disease,
+            issuer=issuer,
+            receiver=receiver_,
+            reason=why,
+            issued_on=issued_on,
+            serial=serial,
         )
+        if given_end is not None and given_end != letter.end:
+            message = f"转诊证明有效期6个月，有效期至应为 {rules.last_day(letter.end)}。"
+            raise RowRefused("TL-4", message, "有效期至")
+    ctx.known.update(
+        {
+            ("letter", patient.pk, letter.serial),
+            ("letter", patient.pk, receiver_.pk, issued_on, disease.pk),
+        }
+    )
     return Outcome.CREATED, "" if serial else f"编号 {letter.serial}"
 
 
@@ -447,7 +473,9 @@ def process(ctx: Context, row: ImportRow, *, apply: bool) -> None:
     """Check (and write) one row in its own savepoint; its outcome goes on the row."""
     sheet_fields = FIELDS[row.sheet]
     try:
-        with transaction.atomic(), origin(f"导入 #{ctx.import_id} {row.sheet} 第{row.number}行"):
+        # Each importer writes inside its own savepoint, taken only once the row is read
+        # and not already there: a refusal or an error rolls back that row alone.
+        with origin(f"导入 #{ctx.import_id} {row.sheet} 第{row.number}行"):
             outcome, note = IMPORTERS[row.sheet](ctx, row)
     except RowRefused as refused:
         cited = RULE_ID.match(refused.rule) is not None
@@ -476,6 +504,39 @@ def process(ctx: Context, row: ImportRow, *, apply: bool) -> None:
 
 
 # --- a run ------------------------------------------------------------------------------------
+
+
+def known_records(bureau_id: int, patients: list[Patient]) -> set[tuple[object, ...]]:
+    """The natural keys of what the group's patients already have (four queries)."""
+    ids = [p.pk for p in patients]
+    if not ids:
+        return set()
+    reason = "import: natural keys"
+
+    def of(model: Any) -> Any:
+        return access.of_bureau(bureau_id, model.objects.filter(patient_id__in=ids), reason)
+
+    known: set[tuple[object, ...]] = set()
+    for pk, disease, status_, decided, applied in of(Qualification).values_list(
+        "patient_id", "disease_id", "status", "decided_on", "applied_on"
+    ):
+        if status_ in rules.HELD:
+            known.add(("qualification", pk, disease, "approved", decided))
+        elif status_ == rules.QualificationStatus.SUBMITTED:
+            known.add(("qualification", pk, disease, "submitted", applied))
+    for pk, institution, start in access.of_bureau(
+        bureau_id, Selection.objects.filter(patient_id__in=ids), reason, field="patient__bureau_id"
+    ).values_list("patient_id", "institution_id", "start"):
+        known.add(("selection", pk, institution, start))
+    for pk, kind, destination, start in of(Filing).values_list(
+        "patient_id", "type", "destination_id", "start"
+    ):
+        known.add(("filing", pk, kind, destination, start))
+    for pk, serial, receiver_, issued_on, disease in of(TransferLetter).values_list(
+        "patient_id", "serial", "receiver_id", "issued_on", "disease_id"
+    ):
+        known.update({("letter", pk, serial), ("letter", pk, receiver_, issued_on, disease)})
+    return known
 
 
 class _DryRun(Exception):
@@ -537,6 +598,7 @@ def _run(case_import: CaseImport, *, apply: bool, user: User, reviewer: User | N
                         f"import #{case_import.pk}",
                     )
                     ctx.patients = {p.cert_number: p for p in mine}
+                    ctx.known = known_records(case_import.bureau_id, list(ctx.patients.values()))
                     ctx.refused_patients = {}
                     for row in batch:
                         process(ctx, row, apply=apply)
