@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import json
 import logging
 import re
 from collections import defaultdict
@@ -113,20 +114,21 @@ def stage(case_import: CaseImport) -> None:
     """Read the file into its ImportRows (streamed, in batches) and count them. A file
     that cannot be read marks the import failed with the reason."""
     ImportRow.objects.filter(case_import=case_import).delete()  # a check started over
-    batch: list[ImportRow] = []
+    batch: list[tuple[object, ...]] = []
     total = 0
     approvals = False
     approved = rules.QualificationStatus.APPROVED
+    pending = ImportRow.Outcome.PENDING.value
     try:
         for row in reader.read(bytes(case_import.data), case_import.file_name):
-            key = patient_key(row.cells)
             batch.append(
-                ImportRow(
-                    case_import=case_import,
-                    sheet=row.sheet.name,
-                    number=row.number,
-                    key=key,
-                    cells=row.cells,
+                (
+                    case_import.pk,
+                    row.sheet.name,
+                    row.number,
+                    patient_key(row.cells),
+                    json.dumps(row.cells, ensure_ascii=False),
+                    pending,
                 )
             )
             status = row.cells.get("状态", "")
@@ -135,9 +137,9 @@ def stage(case_import: CaseImport) -> None:
             )
             total += 1
             if len(batch) >= STAGE_BATCH:
-                ImportRow.objects.bulk_create(batch)
+                _copy_rows(batch)
                 batch = []
-        ImportRow.objects.bulk_create(batch)
+        _copy_rows(batch)
     except SpreadsheetRefused as refusal:
         ImportRow.objects.filter(case_import=case_import).delete()
         fail(case_import, str(refusal))
@@ -145,6 +147,24 @@ def stage(case_import: CaseImport) -> None:
     case_import.total_rows = total
     case_import.has_approvals = approvals
     case_import.save(update_fields=["total_rows", "has_approvals", "updated_at"])
+
+
+STAGED = ("case_import_id", "sheet", "number", "key", "cells", "outcome")
+
+
+def _copy_rows(rows: list[tuple[object, ...]]) -> None:
+    """Staged rows in with COPY: several times faster than an INSERT of as many rows."""
+    if not rows:
+        return
+    columns = ", ".join(f'"{c}"' for c in STAGED)
+    blank = ", ".join(f'"{c}"' for c in ("rule", "column", "message", "note"))
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        # The blank text columns have no database default; COPY writes them as ''.
+        sql = f"COPY {ImportRow._meta.db_table} ({columns}, {blank}) FROM STDIN"
+        with raw.copy(sql) as copy:
+            for row in rows:
+                copy.write_row((*row, "", "", "", ""))
 
 
 def fail(case_import: CaseImport, reason: str) -> None:
@@ -623,15 +643,29 @@ def _run(case_import: CaseImport, *, apply: bool, user: User, reviewer: User | N
 
 
 def save_outcomes(rows: list[ImportRow]) -> None:
-    """What became of each row, in one round trip (psycopg pipelines executemany)."""
-    if not rows:
-        return
+    """What became of each row: the plain outcomes (most rows) in one UPDATE each, the
+    rows with a message or a note in one pipelined round trip."""
+    plain: dict[str, list[int]] = defaultdict(list)
+    detailed = []
+    for r in rows:
+        if r.rule or r.column or r.message or r.note:
+            detailed.append((r.outcome, r.rule, r.column, r.message, r.note, r.pk))
+        else:
+            plain[r.outcome].append(r.pk)
+    table = ImportRow._meta.db_table
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {ImportRow._meta.db_table} SET outcome = %s, rule = %s, "  # noqa: S608 - the model's own table
-            '"column" = %s, message = %s, note = %s WHERE id = %s',
-            [(r.outcome, r.rule, r.column, r.message, r.note, r.pk) for r in rows],
-        )
+        for outcome, ids in plain.items():
+            cursor.execute(
+                f"UPDATE {table} SET outcome = %s, rule = '', \"column\" = '', "  # noqa: S608 - the model's own table
+                "message = '', note = '' WHERE id = ANY(%s)",
+                [outcome, ids],
+            )
+        if detailed:
+            cursor.executemany(
+                f"UPDATE {table} SET outcome = %s, rule = %s, "  # noqa: S608 - the model's own table
+                '"column" = %s, message = %s, note = %s WHERE id = %s',
+                detailed,
+            )
 
 
 def _count(counts: dict[str, Any], rows: list[ImportRow]) -> int:
