@@ -4,8 +4,8 @@ and rules as a clerk's forms.
 
 Rows are taken patient by patient — every sheet's rows of a group of patients in one
 transaction, in dependency order (the patient, the qualifications, then the transfer
-letters, filings and selections that refer to them), each row in its own savepoint so a
-refused row changes nothing. The dry run makes the same writes and rolls each group
+letters, filings and selections that refer to them), each row's writes in their own
+savepoint so a refused row changes nothing. The dry run makes the same writes and rolls each group
 back; the outcome of every row (created, already there, or refused with its rule,
 column and a Chinese sentence) is kept on its ``ImportRow`` and the progress on the
 ``CaseImport`` after each group, so a page can watch it and a reload finds it.
@@ -490,7 +490,7 @@ IMPORTERS: dict[str, Callable[[Context, ImportRow], tuple[str, str]]] = {
 
 
 def process(ctx: Context, row: ImportRow, *, apply: bool) -> None:
-    """Check (and write) one row in its own savepoint; its outcome goes on the row."""
+    """Check (and write) one row; its outcome goes on the row."""
     sheet_fields = FIELDS[row.sheet]
     try:
         # Each importer writes inside its own savepoint, taken only once the row is read
