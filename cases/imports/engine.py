@@ -244,7 +244,12 @@ FIELDS = {
         "diagnosis_doctor": "诊断医师",
         "decided_on": "认定日期",
     },
-    SELECTIONS.name: {"institution": "机构编码", "start": "开始日期", "end": "终止日期"},
+    SELECTIONS.name: {
+        "institution": "机构编码",
+        "start": "开始日期",
+        "end": "终止日期",
+        "end_reason": "终止原因",
+    },
     FILINGS.name: {
         "type": "备案类型",
         "subtype": "人员类别",
@@ -376,8 +381,6 @@ def import_selection(ctx: Context, row: ImportRow) -> tuple[str, str]:
     start = ctx.required(row, "开始日期", parse_date)
     end = ctx.cell(row, "终止日期", parse_last_day)
     end_reason = ctx.cell(row, "终止原因", text)
-    if end is not None and not end_reason:
-        raise RowRefused("SL-6", "已终止的选点须填写终止原因。", "终止原因")
     key = ("selection", patient.pk, institution.pk, start)
     if key in ctx.known:
         return Outcome.UNCHANGED, ""

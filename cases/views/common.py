@@ -46,6 +46,18 @@ def bureau_staff(view: View) -> View:
     return wrapper
 
 
+def importer(view: View) -> View:
+    """Pages for those who may import case records: a bureau's staff, data administrators."""
+
+    @wraps(view)
+    def wrapper(request: StaffRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not access.may_import(request.user):
+            raise PermissionDenied("您没有导入业务档案的权限。")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def recorder(view: View) -> View:
     """Pages that change case records: clerks, reviewers and bureau administrators."""
 
@@ -106,17 +118,26 @@ def submit(
     return None
 
 
+def download(content: bytes | str, file_name: str, content_type: str) -> HttpResponse:
+    """A file to save, named ``file_name`` (Chinese allowed)."""
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, file_name) or ""
+    return response
+
+
+def workbook(content: bytes, name: str) -> HttpResponse:
+    """An .xlsx download named ``name``."""
+    return download(content, f"{name}.xlsx", XLSX.CONTENT_TYPE)
+
+
 def spreadsheet(
     rows: Sequence[Sequence[Any]], headers: list[str], name: str, fmt: str
 ) -> HttpResponse:
     """``rows`` as an .xlsx or .csv download named ``name`` (Chinese allowed)."""
     dataset = tablib.Dataset(*rows, headers=headers)
     if fmt == "xlsx":
-        response = HttpResponse(XLSX().export_data(dataset), content_type=XLSX.CONTENT_TYPE)
-    else:
-        response = HttpResponse(CSV().export_data(dataset), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, f"{name}.{fmt}") or ""
-    return response
+        return workbook(XLSX().export_data(dataset), name)
+    return download(CSV().export_data(dataset), f"{name}.{fmt}", "text/csv; charset=utf-8")
 
 
 def export(
@@ -201,6 +222,7 @@ __all__ = [
     "StaffRequest",
     "bureau_staff",
     "export",
+    "importer",
     "list_query",
     "recent",
     "recorder",
@@ -208,4 +230,5 @@ __all__ = [
     "sort_headings",
     "spreadsheet",
     "submit",
+    "workbook",
 ]

@@ -3,17 +3,14 @@ read the errors, download them as a workbook, confirm, and (for approvals) revie
 
 from __future__ import annotations
 
-from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header
 
 from cases import access
 from cases.imports import reader, workbooks
@@ -23,26 +20,13 @@ from cases.masking import mask_cert_number
 from cases.models import CaseImport, ImportRow
 from cases.services.imports import ImportRefused, import_confirm, import_review, import_upload
 from cases.tasks import apply_import, check_import
-from cases.views.common import StaffRequest, View, export_name
+from cases.views.common import StaffRequest, export_name, importer, workbook
 from portal.audit import record_export
 from portal.imports import SpreadsheetRefused
 from portal.models import Bureau, User
 from portal.queue import enqueue_on_commit
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ERRORS_PAGE = 50
-
-
-def importer(view: View) -> View:
-    """Pages for those who may import: a bureau's staff, data administrators."""
-
-    @wraps(view)
-    def wrapper(request: StaffRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not access.may_import(request.user):
-            raise PermissionDenied("您没有导入业务档案的权限。")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 class UploadForm(forms.Form):
@@ -115,11 +99,7 @@ def import_list(request: StaffRequest) -> HttpResponse:
 
 @importer
 def import_template(request: StaffRequest) -> HttpResponse:
-    response = HttpResponse(workbooks.template(), content_type=XLSX)
-    response["Content-Disposition"] = (
-        content_disposition_header(True, "门特档案导入模板.xlsx") or ""
-    )
-    return response
+    return workbook(workbooks.template(), "门特档案导入模板")
 
 
 @importer
@@ -187,10 +167,7 @@ def import_errors(request: StaffRequest, pk: int) -> HttpResponse:
     record_export(
         request.user, f"导入 #{case_import.pk} 错误说明", case_import.refused_rows, unmasked=True
     )
-    response = HttpResponse(workbooks.errors(case_import), content_type=XLSX)
-    name = export_name(request.user, "导入错误说明")
-    response["Content-Disposition"] = content_disposition_header(True, f"{name}.xlsx") or ""
-    return response
+    return workbook(workbooks.errors(case_import), export_name(request.user, "导入错误说明"))
 
 
 @importer
