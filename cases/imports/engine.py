@@ -18,24 +18,21 @@ issue date), and a row whose record exists is reported as already there.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from django.db import DataError, connection, transaction
-from django.dispatch import receiver
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
-from simple_history.signals import pre_create_historical_record
 
 from cases import access, facts, rules
 from cases.imports import reader
+from cases.imports.batch import BatchWriter
 from cases.imports.sheets import (
     FILINGS,
     LETTERS,
@@ -50,14 +47,10 @@ from cases.imports.sheets import (
     parse_last_day,
     text,
 )
+from cases.imports.writers import RowRefused, ServiceWriter, Writer, origin
 from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
 from cases.models.imports import KEY_LENGTH, CaseImport, ImportRow
 from cases.services import PolicyRefusal, record_reminder_checks, reminder_checks_batched
-from cases.services.filings import filing_create
-from cases.services.letters import letter_issue
-from cases.services.patients import patient_register
-from cases.services.qualifications import qualification_apply, qualification_approve
-from cases.services.selections import selection_add, selection_end
 from institutions import parameters
 from portal.imports import SpreadsheetRefused
 from portal.models import Bureau, User
@@ -70,29 +63,6 @@ ORDER = [PATIENTS, QUALIFICATIONS, LETTERS, FILINGS, SELECTIONS]
 
 Outcome = ImportRow.Outcome
 RULE_ID = re.compile(r"^[A-Z]{2}-\d+$")
-
-# --- where a history entry came from ----------------------------------------------------------
-
-_origin: contextvars.ContextVar[str | None] = contextvars.ContextVar("import_origin", default=None)
-
-
-@contextmanager
-def origin(reason: str) -> Iterator[None]:
-    token = _origin.set(reason)
-    try:
-        yield
-    finally:
-        _origin.reset(token)
-
-
-@receiver(pre_create_historical_record)
-def _record_origin(sender: Any, history_instance: Any, **kwargs: Any) -> None:
-    """A record written by an import says so in its history: which import, which row."""
-    reason = _origin.get()
-    if reason:
-        own = getattr(history_instance, "history_change_reason", None)
-        history_instance.history_change_reason = f"{reason}；{own}" if own else reason
-
 
 # --- staging --------------------------------------------------------------------------------
 
@@ -177,12 +147,6 @@ def fail(case_import: CaseImport, reason: str) -> None:
 # --- one row ----------------------------------------------------------------------------------
 
 
-class RowRefused(Exception):
-    def __init__(self, rule: str, message: str, column: str = "") -> None:
-        self.rule, self.message, self.column = rule, message, column
-        super().__init__(message)
-
-
 @dataclass
 class Context:
     """What the rows of one run share: who imports, the reviewer of approvals, the
@@ -193,6 +157,7 @@ class Context:
     lookups: Lookups
     import_id: int
     bureau: Bureau
+    writer: Writer
     patients: dict[str, Patient] = field(default_factory=dict)
     refused_patients: dict[str, int] = field(default_factory=dict)
     # The natural keys of the group's records already there (read once per group, and
@@ -286,9 +251,7 @@ def import_patient(ctx: Context, row: ImportRow) -> tuple[str, str]:
     mine = ctx.patients.get(row.key)
     if mine is not None and mine.cert_type == kind:
         return Outcome.UNCHANGED, ""
-    existing = access.across_bureaus(
-        Patient.objects.filter(cert_type=kind, cert_number=row.key), "import: ID-1"
-    ).first()
+    existing = ctx.writer.registered(kind, row.key)
     if existing is not None:
         if existing.bureau_id != ctx.bureau.pk:
             raise RowRefused(
@@ -301,21 +264,18 @@ def import_patient(ctx: Context, row: ImportRow) -> tuple[str, str]:
     region = ctx.cell(row, "参保地", lambda v: ctx.lookups.region(v, rule="ID-6", what="参保地"))
     name = ctx.required(row, "姓名", text)
     insured = ctx.required(row, "险种", insurance)
-    with transaction.atomic():
-        registration = patient_register(
-            by=ctx.user,
-            bureau=ctx.bureau,
-            cert_type=kind,
-            cert_number=number,
-            name=name,
-            insurance_type=insured,
-            region_code=region.code if region else None,
-            phone=ctx.cell(row, "联系电话", text),
-            address=ctx.cell(row, "联系地址", text),
-        )
-    ctx.patients[row.key] = registration.patient
-    converted = registration.patient.cert_number != rules.normalize_cert_number(number)
-    note = f"ID-1：15位证件号码已转换为 {registration.patient.cert_number}" if converted else ""
+    patient = ctx.writer.register(
+        cert_type=kind,
+        number=number,
+        name=name,
+        insurance_type=insured,
+        region=region,
+        phone=ctx.cell(row, "联系电话", text),
+        address=ctx.cell(row, "联系地址", text),
+    )
+    ctx.patients[row.key] = patient
+    converted = patient.cert_number != rules.normalize_cert_number(number)
+    note = f"ID-1：15位证件号码已转换为 {patient.cert_number}" if converted else ""
     return Outcome.CREATED, note
 
 
@@ -341,31 +301,16 @@ def import_qualification(ctx: Context, row: ImportRow) -> tuple[str, str]:
     )
     if key in ctx.known:
         return Outcome.UNCHANGED, ""
-    institution = ctx.cell(row, "诊断机构编码", ctx.lookups.institution)
-    diagnosed = ctx.cell(row, "诊断日期", parse_date)
-    doctor = ctx.cell(row, "诊断医师", text)
-    with transaction.atomic():
-        qualification = qualification_apply(
-            by=ctx.user,
-            patient=patient,
-            disease=disease,
-            applied_on=applied_on,
-            diagnosis_institution=institution,
-            diagnosis_date=diagnosed,
-            diagnosis_doctor=doctor,
-        )
-        if approved:
-            qualification = qualification_approve(
-                by=ctx.reviewer, qualification=qualification, decided_on=decided_on
-            )
-            if valid_until is not None and valid_until != qualification.valid_until:
-                computed = (
-                    f"{rules.last_day(qualification.valid_until)}"
-                    if qualification.valid_until
-                    else "长期有效（不填）"
-                )
-                message = f"按病种有效期计算，有效期至应为 {computed}。"
-                raise RowRefused("QL-3", message, "有效期至")
+    ctx.writer.qualification(
+        patient=patient,
+        disease=disease,
+        applied_on=applied_on,
+        institution=ctx.cell(row, "诊断机构编码", ctx.lookups.institution),
+        diagnosed=ctx.cell(row, "诊断日期", parse_date),
+        doctor=ctx.cell(row, "诊断医师", text),
+        decided_on=decided_on if approved else None,
+        valid_until=valid_until,
+    )
     ctx.known.add(key)
     return Outcome.CREATED, ""
 
@@ -384,12 +329,11 @@ def import_selection(ctx: Context, row: ImportRow) -> tuple[str, str]:
     key = ("selection", patient.pk, institution.pk, start)
     if key in ctx.known:
         return Outcome.UNCHANGED, ""
-    with transaction.atomic():
-        result = selection_add(by=ctx.user, patient=patient, institution=institution, start=start)
-        if end is not None:
-            selection_end(by=ctx.user, selection=result.selection, end=end, reason=end_reason)
+    notices = ctx.writer.selection(
+        patient=patient, institution=institution, start=start, end=end, end_reason=end_reason
+    )
     ctx.known.add(key)
-    return Outcome.CREATED, "；".join(result.notices)
+    return Outcome.CREATED, "；".join(notices)
 
 
 def import_filing(ctx: Context, row: ImportRow) -> tuple[str, str]:
@@ -417,26 +361,21 @@ def import_filing(ctx: Context, row: ImportRow) -> tuple[str, str]:
             note = "备案材料未填，按FL-5视为已收齐"
     letter = None
     if serial := ctx.cell(row, "转诊证明编号", text):
-        letter = access.under_patient(TransferLetter.objects.filter(serial=serial), patient).first()
+        letter = ctx.writer.letter_by_serial(patient, serial)
         if letter is None:
             raise RowRefused("FL-5", f"该参保人没有编号为 {serial} 的转诊证明。", "转诊证明编号")
-    end = ctx.cell(row, "有效期至", parse_last_day)
-    filed_on = ctx.cell(row, "备案日期", parse_date) or start
-    by_channel = ctx.cell(row, "办理渠道", channel) or rules.Channel.WINDOW
-    with transaction.atomic():
-        filing_create(
-            by=ctx.user,
-            patient=patient,
-            type=kind,
-            subtype=category,
-            destination=destination,
-            start=start,
-            end=end,
-            filed_on=filed_on,
-            channel=by_channel,
-            materials=materials,
-            transfer_letter=letter,
-        )
+    ctx.writer.filing(
+        patient=patient,
+        type=kind,
+        subtype=category,
+        destination=destination,
+        start=start,
+        end=ctx.cell(row, "有效期至", parse_last_day),
+        filed_on=ctx.cell(row, "备案日期", parse_date) or start,
+        channel=ctx.cell(row, "办理渠道", channel) or rules.Channel.WINDOW,
+        materials=materials,
+        letter=letter,
+    )
     ctx.known.add(key)
     return Outcome.CREATED, note
 
@@ -458,22 +397,16 @@ def import_letter(ctx: Context, row: ImportRow) -> tuple[str, str]:
     )
     if key in ctx.known:
         return Outcome.UNCHANGED, ""
-    why = ctx.required(row, "转诊原因", reason)
-    given_end = ctx.cell(row, "有效期至", parse_last_day)
-    with transaction.atomic():
-        letter = letter_issue(
-            by=ctx.user,
-            patient=patient,
-            disease=disease,
-            issuer=issuer,
-            receiver=receiver_,
-            reason=why,
-            issued_on=issued_on,
-            serial=serial,
-        )
-        if given_end is not None and given_end != letter.end:
-            message = f"转诊证明有效期6个月，有效期至应为 {rules.last_day(letter.end)}。"
-            raise RowRefused("TL-4", message, "有效期至")
+    letter = ctx.writer.letter(
+        patient=patient,
+        disease=disease,
+        issuer=issuer,
+        receiver=receiver_,
+        reason=ctx.required(row, "转诊原因", reason),
+        issued_on=issued_on,
+        serial=serial,
+        given_end=ctx.cell(row, "有效期至", parse_last_day),
+    )
     ctx.known.update(
         {
             ("letter", patient.pk, letter.serial),
@@ -496,8 +429,8 @@ def process(ctx: Context, row: ImportRow, *, apply: bool) -> None:
     """Check (and write) one row; its outcome goes on the row."""
     sheet_fields = FIELDS[row.sheet]
     try:
-        # Each importer writes inside its own savepoint, taken only once the row is read
-        # and not already there: a refusal or an error rolls back that row alone.
+        # The writer takes a row's writes only once the row is read and not already
+        # there; a refusal or an error leaves the group's other rows as they are.
         with origin(f"导入 #{ctx.import_id} {row.sheet} 第{row.number}行"):
             outcome, note = IMPORTERS[row.sheet](ctx, row)
     except RowRefused as refused:
@@ -573,29 +506,48 @@ def stand_in_reviewer(bureau: Bureau) -> User:
     return User(pk=-1, username="reviewer-to-be", bureau=bureau)
 
 
+Path = Literal["batch", "services"]
+
+
 def run(
     case_import: CaseImport,
     *,
     apply: bool,
     user: User,
     reviewer: User | None = None,
+    path: Path = "batch",
 ) -> CaseImport:
     """Check (``apply=False``) or import every staged row; the counts and the outcome of
     each row are saved as it goes. Approved qualifications are imported only with a
-    reviewer other than ``user`` (QL-1)."""
+    reviewer other than ``user`` (QL-1).
+
+    ``path`` "batch" (the default) checks a group in memory and writes it with COPY,
+    falling back to the services for a group whose writes the database refuses;
+    "services" takes every row through the services (the reference path)."""
     if apply and case_import.has_approvals and reviewer is None:
         raise ValueError("an import with approved qualifications needs a reviewer (QL-1)")
     with facts.reference_kept(), parameters.kept():
-        return _run(case_import, apply=apply, user=user, reviewer=reviewer)
+        return _run(case_import, apply=apply, user=user, reviewer=reviewer, path=path)
 
 
-def _run(case_import: CaseImport, *, apply: bool, user: User, reviewer: User | None) -> CaseImport:
+def _run(
+    case_import: CaseImport, *, apply: bool, user: User, reviewer: User | None, path: Path
+) -> CaseImport:
+    reviewer = reviewer or stand_in_reviewer(case_import.bureau)
+    lookups = Lookups()
+    services = ServiceWriter(user=user, reviewer=reviewer, bureau=case_import.bureau)
+    writer: Writer = services
+    if path == "batch":
+        writer = BatchWriter(
+            apply=apply, user=user, reviewer=reviewer, bureau=case_import.bureau, lookups=lookups
+        )
     ctx = Context(
         user=user,
-        reviewer=reviewer or stand_in_reviewer(case_import.bureau),
-        lookups=Lookups(),
+        reviewer=reviewer,
+        lookups=lookups,
         import_id=case_import.pk,
         bureau=case_import.bureau,
+        writer=writer,
     )
     rows = ImportRow.objects.filter(case_import=case_import)
     keys = list(rows.exclude(key="").order_by("key").values_list("key", flat=True).distinct())
@@ -615,16 +567,17 @@ def _run(case_import: CaseImport, *, apply: bool, user: User, reviewer: User | N
         with transaction.atomic():
             try:
                 with transaction.atomic(), reminder_checks_batched() as due:
-                    mine = access.of_bureau(
-                        case_import.bureau_id,
-                        Patient.objects.filter(cert_number__in=group),
-                        f"import #{case_import.pk}",
-                    )
-                    ctx.patients = {p.cert_number: p for p in mine}
-                    ctx.known = known_records(case_import.bureau_id, list(ctx.patients.values()))
-                    ctx.refused_patients = {}
-                    for row in batch:
-                        process(ctx, row, apply=apply)
+                    try:
+                        with transaction.atomic():
+                            _group(ctx, writer, group, batch, apply=apply)
+                    except (IntegrityError, DataError):
+                        if writer is services:
+                            raise
+                        # The database refused the group's writes (a concurrent write the
+                        # group's reads did not see): the group again, row by row.
+                        logger.warning("import %s: a group taken row by row", case_import.pk)
+                        due.clear()
+                        _group(ctx, services, group, batch, apply=apply)
                     if not apply:
                         raise _DryRun
                     record_reminder_checks(due)
@@ -643,6 +596,26 @@ def _run(case_import: CaseImport, *, apply: bool, user: User, reviewer: User | N
     case_import.counts = {name: dict(c) for name, c in counts.items() if c}
     case_import.save(update_fields=["counts", "updated_at"])
     return case_import
+
+
+def _group(
+    ctx: Context, writer: Writer, group: list[str], rows: list[ImportRow], *, apply: bool
+) -> None:
+    """One group's rows, in order, through ``writer``."""
+    mine = access.of_bureau(
+        ctx.bureau.pk, Patient.objects.filter(cert_number__in=group), f"import #{ctx.import_id}"
+    )
+    if apply:
+        mine = mine.select_for_update()  # nobody changes their cases under the group
+    ctx.writer = writer
+    ctx.patients = {p.cert_number: p for p in mine}
+    ctx.known = known_records(ctx.bureau.pk, list(ctx.patients.values()))
+    ctx.refused_patients = {}
+    writer.start_group(ctx.patients, rows)
+    for row in rows:
+        process(ctx, row, apply=apply)
+    if apply:
+        writer.finish_group()
 
 
 def save_outcomes(rows: list[ImportRow]) -> None:
