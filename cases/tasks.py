@@ -69,6 +69,27 @@ def check_patient_reminders(patient_id: int) -> None:
         ReminderCheck.objects.filter(pk__in=taken).delete()
 
 
+@shared_task(name="cases.tasks.check_reminders_of", ignore_result=True)
+def check_reminders_of(patient_ids: list[int]) -> None:
+    """Several patients' records changed at once (a group of an import): as
+    ``check_patient_reminders``, in one transaction and one pass of the job's check."""
+    with transaction.atomic():
+        # Locked in id order, as the services lock one patient: no deadlock between them.
+        locked = list(
+            Patient.objects.select_for_update()
+            .filter(pk__in=patient_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        taken = list(
+            ReminderCheck.objects.filter(patient_id__in=locked).values_list("pk", flat=True)
+        )
+        if not taken:
+            return
+        reminders.check_patients(facts.today(), locked)
+        ReminderCheck.objects.filter(pk__in=taken).delete()
+
+
 @shared_task(
     name="cases.tasks.check_import",
     ignore_result=True,

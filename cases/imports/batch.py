@@ -141,10 +141,13 @@ def copy_in(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     sql = f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN"
     # psycopg's own COPY, its errors as Django's (IntegrityError, DataError).
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        with cursor.cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 class BatchWriter:
@@ -165,7 +168,9 @@ class BatchWriter:
         self.by_certificate: dict[tuple[str, str], Patient] = {}
         self.looked_up: set[str] = set()
         self.serials: set[str] = set()
-        self.prefixes: set[str] = set()
+        self.prefixes: set[str] = set()  # every serial starting so is in self.serials
+        self.given: set[str] = set()  # so is each of these, if any letter has it
+        self.lengths: set[int] = set()
         self.created: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         self.history = History()
 
@@ -279,9 +284,14 @@ class BatchWriter:
             )
             self.serials.update(serial for (serial,) in cursor.fetchall())
         self.prefixes |= prefixes
+        self.given |= given
+        self.lengths |= {len(p) for p in prefixes}
 
     def _taken(self, serial: str) -> bool:
-        if serial not in self.serials:
+        """TL-4: is the serial any letter's? Read only when the group's first read did not
+        cover it (a given serial, or a prefix of the county and day, was read whole)."""
+        covered = serial in self.given or any(serial[:n] in self.prefixes for n in self.lengths)
+        if serial not in self.serials and not covered:
             taken = TransferLetter.objects.filter(serial=serial)
             if access.across_bureaus(taken, "TL-4 serials").exists():
                 self.serials.add(serial)

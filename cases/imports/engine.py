@@ -1,14 +1,17 @@
 """The import engine: a file is staged row by row (``stage``), then checked (``run`` with
-``apply=False``, the dry run) and imported (``apply=True``) through the same services
-and rules as a clerk's forms.
+``apply=False``, the dry run) and imported (``apply=True``) by the same rules as a
+clerk's forms.
 
 Rows are taken patient by patient — every sheet's rows of a group of patients in one
 transaction, in dependency order (the patient, the qualifications, then the transfer
-letters, filings and selections that refer to them), each row's writes in their own
-savepoint so a refused row changes nothing. The dry run makes the same writes and rolls each group
-back; the outcome of every row (created, already there, or refused with its rule,
-column and a Chinese sentence) is kept on its ``ImportRow`` and the progress on the
-``CaseImport`` after each group, so a page can watch it and a reload finds it.
+letters, filings and selections that refer to them). The engine reads each row's cells;
+a writer (``cases.imports.writers``) checks and writes its records: the batch writer
+(``cases.imports.batch``) for the group at once in memory and with COPY, the services
+one row at a time in a savepoint, as the reference and for a group the database
+refuses. A refused row changes nothing; the dry run writes nothing. The outcome of every
+row (created, already there, or refused with its rule, column and a Chinese sentence) is
+kept on its ``ImportRow`` and the progress on the ``CaseImport`` after each group, so a
+page can watch it and a reload finds it.
 
 Importing the same file again changes nothing: each sheet has a natural key (the
 certificate number; patient + disease + approval date; patient + institution + start;

@@ -16,7 +16,7 @@ from django.db import models
 
 from cases.models import ReminderCheck
 from cases.rules import Violation
-from cases.tasks import check_patient_reminders
+from cases.tasks import check_patient_reminders, check_reminders_of
 from portal.models import User
 from portal.queue import enqueue_on_commit
 
@@ -63,11 +63,13 @@ def reminder_checks_batched() -> Iterator[set[int]]:
 
 
 def record_reminder_checks(patient_ids: set[int]) -> None:
-    """One reminder check per patient, in the caller's transaction (the outbox below)."""
+    """One reminder check per patient, in the caller's transaction (the outbox below), and
+    one task for them all."""
     ids = sorted(patient_ids)
+    if not ids:
+        return
     ReminderCheck.objects.bulk_create([ReminderCheck(patient_id=pk) for pk in ids])
-    for pk in ids:
-        enqueue_on_commit(check_patient_reminders, pk)
+    enqueue_on_commit(check_reminders_of, ids)
 
 
 def reminders_may_be_due(patient_id: int) -> None:

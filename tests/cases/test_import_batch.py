@@ -219,17 +219,16 @@ def records() -> dict[str, Any]:
         "replaced_by_id": filings,
     }
 
-    def rows(model: Any, *, history: bool) -> list[tuple[Any, ...]]:
+    def rows(model: Any) -> list[tuple[Any, ...]]:
         out = []
         fields = [f.attname for f in model._meta.concrete_fields]
         drop = {"id", "created_at", "history_id", "history_date"}
         for values in model.objects.values_list(*fields):
             row = []
-            for name, value in zip(fields, values, strict=True):
+            for name, stored in zip(fields, values, strict=True):
                 if name in drop:
                     continue
-                if name in natural and value is not None:
-                    value = natural[name][value]
+                value = natural[name][stored] if name in natural and stored is not None else stored
                 if name == "history_change_reason" and value:
                     value = IMPORT_NUMBER.sub("导入 #", value)  # each run is its own import
                 row.append((name, value))
@@ -238,8 +237,8 @@ def records() -> dict[str, Any]:
 
     snapshot: dict[str, Any] = {}
     for model in (Patient, Qualification, Selection, Filing, TransferLetter):
-        snapshot[model.__name__] = rows(model, history=False)
-        snapshot[f"history {model.__name__}"] = rows(model.history.model, history=True)
+        snapshot[model.__name__] = rows(model)
+        snapshot[f"history {model.__name__}"] = rows(model.history.model)
     snapshot["reminder checks"] = sorted(
         certs[pk] for pk in ReminderCheck.objects.values_list("patient_id", flat=True)
     )

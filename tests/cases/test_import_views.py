@@ -15,13 +15,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from cases import facts
-from cases.models import CaseImport, Patient, Qualification
+from cases.models import CaseImport, Filing, Patient, Qualification, ReminderCheck
 from cases.services import imports
 from portal.celery import app
 from portal.models import AuditEvent
 from tests.cases.test_imports import (
+    FILING,
     ID2,
     PATIENT,
     full_book,
@@ -207,14 +209,23 @@ def test_the_celery_path_on_a_real_worker(client_for, regions):
     clerk = make_user("clerk", "clerk", make_bureau("451202"))
     assert app.conf.broker_url.startswith("redis://")
     client = client_for(clerk)
-    data = full_book(参保人=[PATIENT], 门特资格=[], 选点=[], 跨省备案=[], 转诊证明=[])
+    today = timezone.localdate()  # the worker's own today
+    filing = {
+        **FILING,
+        "开始日期": (today - dt.timedelta(days=10)).isoformat(),
+        "有效期至": "",  # six months (FL-3)
+    }
+    data = full_book(参保人=[PATIENT], 门特资格=[], 选点=[], 跨省备案=[filing], 转诊证明=[])
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         post_file(client, data)
         case_import = CaseImport.objects.get()
         assert _wait_for(lambda: CaseImport.objects.get().status == "checked")
         client.post(reverse("import_confirm", args=[case_import.pk]))
         assert _wait_for(lambda: CaseImport.objects.get().status == "imported")
+        # The group's reminder checks, one task for the group, taken by the worker.
+        assert _wait_for(lambda: not ReminderCheck.objects.exists())
     assert Patient.objects.get().name == "韦示例"
+    assert Filing.objects.get().end > today
 
 
 def test_a_data_administrator_imports_for_a_bureau_they_choose(
