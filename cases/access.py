@@ -104,6 +104,15 @@ def under_patient(queryset: QuerySet[Record], patient: Patient | int) -> QuerySe
     return _mark(queryset.filter(**{lookup: patient_id}), f"patient {patient_id}")
 
 
+def under_patients(
+    queryset: QuerySet[Record], patient_ids: list[int], field: str = "patient_id"
+) -> QuerySet[Record]:
+    """The records of patients whom the caller already reached through this module (an
+    import's group, read with ``of_bureau``). By patient alone: a bureau's condition
+    beside it can lead the planner to read the bureau's every record."""
+    return _mark(queryset.filter(**{f"{field}__in": patient_ids}), f"patients {patient_ids[:3]}…")
+
+
 def across_bureaus(queryset: QuerySet[Record], reason: str) -> QuerySet[Record]:
     """A region-wide lookup whose answer is not shown as records: whether a certificate
     is already registered (ID-1), which serials are taken (TL-4)."""

@@ -25,11 +25,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DataError, connection, models
+from django.db.models import Count, Q
+from django.db.models.functions import Left
 from django.utils import timezone
 
 from cases import access, facts, rules
 from cases.imports.sheets import LETTERS, PATIENTS, CellError, parse_date, text
-from cases.imports.writers import change_reason, check_given_letter_end, check_given_validity
+from cases.imports.writers import (
+    Key,
+    change_reason,
+    check_given_letter_end,
+    check_given_validity,
+    filing_key,
+    letter_keys,
+    qualification_key,
+    selection_key,
+)
 from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
 from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due
 from cases.services.patients import name_pinyin
@@ -94,6 +105,86 @@ class Ids:
                 )
                 pool.extend(sorted((pk for (pk,) in cursor.fetchall()), reverse=True))
         return pool.pop()
+
+
+class Serials:
+    """TL-4's serials as the group's letters meet them: how many each county and day has
+    issued (a generated serial numbers on from it), and whether a serial is taken. Read
+    when the group's first letter is written, in two queries: the counts for every county
+    and issue day the group's letter rows name, then which of the serials they could give
+    (the given ones, and each count's next few) are taken."""
+
+    def __init__(self) -> None:
+        self.expected: dict[str, int] = defaultdict(int)  # prefix → letter rows naming it
+        self.given: set[str] = set()
+        self.issued: dict[str, int] = {}  # prefix → serials starting so
+        self.taken: set[str] = set()
+        self.checked: set[str] = set()  # known to be taken (in self.taken) or free
+        self.read = False
+
+    def expect(self, prefixes: Iterable[str], given: str) -> None:
+        for prefix in prefixes:
+            self.expected[prefix] += 1
+        if given:
+            self.given.add(given)
+
+    def _read(self, prefixes: set[str], given: set[str], headroom: dict[str, int]) -> None:
+        self.read = True
+        prefixes -= set(self.issued)
+        if prefixes:
+            length = len(next(iter(prefixes)))
+            wanted = Q()
+            for prefix in prefixes:
+                wanted |= Q(serial__startswith=prefix)  # an index range (varchar_pattern_ops)
+            letters = access.across_bureaus(TransferLetter.objects.filter(wanted), "TL-4 serials")
+            counted = dict(
+                letters.annotate(prefix=Left("serial", length))
+                .values_list("prefix")
+                .annotate(n=Count("pk"))
+                .values_list("prefix", "n")
+            )
+            for prefix in prefixes:
+                self.issued[prefix] = counted.get(prefix, 0)
+        candidates = set(given)
+        for prefix in prefixes:
+            first = self.issued[prefix] + 1
+            candidates |= {f"{prefix}{n:03d}" for n in range(first, first + headroom[prefix])}
+        candidates -= self.checked
+        if candidates:
+            letters = TransferLetter.objects.filter(serial__in=candidates)
+            found = access.across_bureaus(letters, "TL-4 serials").values_list("serial", flat=True)
+            self.taken.update(found)
+            self.checked |= candidates
+
+    def _ensure(self) -> None:
+        if not self.read:
+            self._read(set(self.expected), set(self.given), self.expected)
+
+    def count(self, prefix: str) -> int:
+        """How many serials start with ``prefix`` (rules.next_serial's count)."""
+        self._ensure()
+        if prefix not in self.issued:  # a county or day the rows did not name
+            self._read({prefix}, set(), {prefix: 1})
+        return self.issued[prefix]
+
+    def is_taken(self, serial: str) -> bool:
+        self._ensure()
+        if serial not in self.checked:
+            self._read(set(), {serial}, {})
+        return serial in self.taken
+
+    def exists(self, serial: str) -> None:
+        """A letter already there has ``serial`` (counted by the read, if it comes)."""
+        self.taken.add(serial)
+        self.checked.add(serial)
+
+    def add(self, serial: str) -> None:
+        """A letter written with ``serial``: it is taken, and counts for its prefixes."""
+        self.taken.add(serial)
+        self.checked.add(serial)
+        for prefix in self.issued:
+            if serial.startswith(prefix):
+                self.issued[prefix] += 1
 
 
 def storable(instance: models.Model) -> None:
@@ -167,16 +258,17 @@ class BatchWriter:
         self.cases: dict[int, Case] = {}
         self.by_certificate: dict[tuple[str, str], Patient] = {}
         self.looked_up: set[str] = set()
-        self.serials: set[str] = set()
-        self.prefixes: set[str] = set()  # every serial starting so is in self.serials
-        self.given: set[str] = set()  # so is each of these, if any letter has it
-        self.lengths: set[int] = set()
+        self.serials = Serials()
+        self.known: set[Key] = set()
         self.created: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         self.history = History()
 
     # --- a group's facts, read once -----------------------------------------------------------
 
-    def start_group(self, patients: dict[str, Patient], rows: Sequence[Any]) -> None:
+    def start_group(
+        self, patients: dict[str, Patient], rows: Sequence[Any]
+    ) -> set[tuple[object, ...]]:
+        """Read the group's records (and the natural keys of those there, returned)."""
         self._reset()
         for patient in patients.values():
             self.cases[patient.pk] = Case(patient)
@@ -188,23 +280,40 @@ class BatchWriter:
             if row.sheet == PATIENTS.name
         }
         self._read_registered(numbers)
-        self._read_serials(rows)
+        self._expect_serials(rows)
+        return self.known
 
     def _read_records(self, ids: list[int]) -> None:
         if not ids:
             return
-        reason = "import: a group's records"
 
         def of(model: Any) -> Any:
-            return access.of_bureau(
-                self.bureau.pk, model.objects.filter(patient_id__in=ids), reason
-            )
+            return access.under_patients(model.objects.all(), ids)
 
-        for pk, patient, disease, status, applied_on, valid_from, valid_until in of(
-            Qualification
-        ).values_list(
-            "id", "patient_id", "disease__code", "status", "applied_on", "valid_from", "valid_until"
+        known = self.known
+        for (
+            pk,
+            patient,
+            disease_id,
+            disease,
+            status,
+            applied_on,
+            decided_on,
+            valid_from,
+            valid_until,
+        ) in of(Qualification).values_list(
+            "id",
+            "patient_id",
+            "disease_id",
+            "disease__code",
+            "status",
+            "applied_on",
+            "decided_on",
+            "valid_from",
+            "valid_until",
         ):
+            if key := qualification_key(patient, disease_id, status, decided_on, applied_on):
+                known.add(key)
             self.cases[patient].qualifications.append(
                 rules.QualificationFacts(
                     id=pk,
@@ -215,15 +324,10 @@ class BatchWriter:
                     valid_until=valid_until,
                 )
             )
-        selections = access.of_bureau(
-            self.bureau.pk,
-            Selection.objects.filter(patient_id__in=ids),
-            reason,
-            field="patient__bureau_id",
-        )
-        for pk, patient, institution, slot, start, end in selections.values_list(
-            "id", "patient_id", "institution__code", "slot", "start", "end"
+        for pk, patient, institution_id, institution, slot, start, end in of(Selection).values_list(
+            "id", "patient_id", "institution_id", "institution__code", "slot", "start", "end"
         ):
+            known.add(selection_key(patient, institution_id, start))
             self.cases[patient].selections.append(
                 rules.SelectionFacts(
                     id=pk, institution=institution, slot=slot, period=rules.Period(start, end)
@@ -232,10 +336,20 @@ class BatchWriter:
         for filing in of(Filing).only(
             "id", "patient_id", "type", "destination_id", "start", "end", "status"
         ):
+            known.add(
+                filing_key(filing.patient_id, filing.type, filing.destination_id, filing.start)
+            )
             self.cases[filing.patient_id].filings.append(facts.filing_fact(filing))
         for letter in of(TransferLetter).select_related("receiver__location"):
+            known |= letter_keys(
+                letter.patient_id,
+                letter.serial,
+                letter.receiver_id,
+                letter.issued_on,
+                letter.disease_id,
+            )
             self.cases[letter.patient_id].letters.append(letter)
-            self.serials.add(letter.serial)
+            self.serials.exists(letter.serial)
 
     def _read_registered(self, numbers: set[str]) -> None:
         """Who holds the group's certificate numbers, at any bureau (ID-1)."""
@@ -244,9 +358,8 @@ class BatchWriter:
             self.by_certificate[patient.cert_type, patient.cert_number] = patient
         self.looked_up = numbers
 
-    def _read_serials(self, rows: Sequence[Any]) -> None:
-        """The transfer-letter serials the group's letters may meet (TL-4): those given,
-        and every serial of the counties and issue dates its new serials would take."""
+    def _expect_serials(self, rows: Sequence[Any]) -> None:
+        """The counties and issue days whose serials the group's letters may take (TL-4)."""
         letters = [row for row in rows if row.sheet == LETTERS.name]
         if not letters:
             return
@@ -259,43 +372,13 @@ class BatchWriter:
                     continue
                 if region is not None:
                     counties.add(region.code)
-        days = set()
-        given = set()
         for row in letters:
-            given.add(text(row.cells.get("编号", "")))
             try:
-                days.add(parse_date(row.cells.get("开具日期", "")))
+                day = parse_date(row.cells.get("开具日期", ""))
             except CellError:
-                continue
-        prefixes = {rules.serial_prefix(c, d) for c in counties if c for d in days if d}
-        self._load_serials(prefixes, given - {""})
-
-    def _load_serials(self, prefixes: set[str], given: set[str]) -> None:
-        prefixes = prefixes - self.prefixes
-        if not prefixes and not given:
-            return
-        table = TransferLetter._meta.db_table
-        length = len(next(iter(prefixes))) if prefixes else 0
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT serial FROM {table} "  # noqa: S608 - the model's own table
-                "WHERE serial = ANY(%s) OR left(serial, %s) = ANY(%s)",
-                [list(given), length, list(prefixes)],
-            )
-            self.serials.update(serial for (serial,) in cursor.fetchall())
-        self.prefixes |= prefixes
-        self.given |= given
-        self.lengths |= {len(p) for p in prefixes}
-
-    def _taken(self, serial: str) -> bool:
-        """TL-4: is the serial any letter's? Read only when the group's first read did not
-        cover it (a given serial, or a prefix of the county and day, was read whole)."""
-        covered = serial in self.given or any(serial[:n] in self.prefixes for n in self.lengths)
-        if serial not in self.serials and not covered:
-            taken = TransferLetter.objects.filter(serial=serial)
-            if access.across_bureaus(taken, "TL-4 serials").exists():
-                self.serials.add(serial)
-        return serial in self.serials
+                day = None
+            prefixes = [rules.serial_prefix(c, day) for c in counties if c] if day else []
+            self.serials.expect(prefixes, text(row.cells.get("编号", "")))
 
     # --- the engine's calls -------------------------------------------------------------------
 
@@ -642,11 +725,8 @@ class BatchWriter:
         serial = serial.strip()
         if not serial:
             prefix = rules.serial_prefix(patient.region_id, issued_on)
-            if prefix not in self.prefixes:
-                self._load_serials({prefix}, set())
-            issued = sum(1 for s in self.serials if s.startswith(prefix))
-            serial = rules.next_serial(patient.region_id, issued_on, issued)
-        violations += rules.check_serial(taken=self._taken(serial))
+            serial = rules.next_serial(patient.region_id, issued_on, self.serials.count(prefix))
+        violations += rules.check_serial(taken=self.serials.is_taken(serial))
         refuse_if(violations)
         period = rules.letter_period(issued_on, params)
         letter = TransferLetter(

@@ -50,8 +50,18 @@ from cases.imports.sheets import (
     parse_last_day,
     text,
 )
-from cases.imports.writers import RowRefused, ServiceWriter, Writer, origin
-from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
+from cases.imports.writers import (
+    Key,
+    RowRefused,
+    ServiceWriter,
+    Writer,
+    filing_key,
+    letter_keys,
+    origin,
+    qualification_key,
+    selection_key,
+)
+from cases.models import Patient
 from cases.models.imports import KEY_LENGTH, CaseImport, ImportRow
 from cases.services import PolicyRefusal, record_reminder_checks, reminder_checks_batched
 from institutions import parameters
@@ -165,7 +175,7 @@ class Context:
     refused_patients: dict[str, int] = field(default_factory=dict)
     # The natural keys of the group's records already there (read once per group, and
     # added to as rows are imported): a row found here is skipped without a query.
-    known: set[tuple[object, ...]] = field(default_factory=set)
+    known: set[Key] = field(default_factory=set)
 
     def cell(self, row: ImportRow, heading: str, parse: Callable[[Any], Any]) -> Any:
         try:
@@ -297,12 +307,8 @@ def import_qualification(ctx: Context, row: ImportRow) -> tuple[str, str]:
     if approved and decided_on is None:
         raise RowRefused("QL-1", "状态为已认定时须填写认定日期。", "认定日期")
     valid_until = ctx.cell(row, "有效期至", parse_last_day)
-    key = (
-        ("qualification", patient.pk, disease.pk, "approved", decided_on)
-        if approved
-        else ("qualification", patient.pk, disease.pk, "submitted", applied_on)
-    )
-    if key in ctx.known:
+    key = qualification_key(patient.pk, disease.pk, state, decided_on, applied_on)
+    if key is None or key in ctx.known:
         return Outcome.UNCHANGED, ""
     ctx.writer.qualification(
         patient=patient,
@@ -329,7 +335,7 @@ def import_selection(ctx: Context, row: ImportRow) -> tuple[str, str]:
     start = ctx.required(row, "开始日期", parse_date)
     end = ctx.cell(row, "终止日期", parse_last_day)
     end_reason = ctx.cell(row, "终止原因", text)
-    key = ("selection", patient.pk, institution.pk, start)
+    key = selection_key(patient.pk, institution.pk, start)
     if key in ctx.known:
         return Outcome.UNCHANGED, ""
     notices = ctx.writer.selection(
@@ -347,7 +353,7 @@ def import_filing(ctx: Context, row: ImportRow) -> tuple[str, str]:
         row, "就医地", lambda v: ctx.lookups.region(v, rule="FL-1", what="就医地")
     )
     start = ctx.required(row, "开始日期", parse_date)
-    key = ("filing", patient.pk, kind, destination.pk, start)
+    key = filing_key(patient.pk, kind, destination.pk, start)
     if key in ctx.known:
         return Outcome.UNCHANGED, ""
     listed = ctx.cell(row, "备案材料", text)
@@ -410,12 +416,7 @@ def import_letter(ctx: Context, row: ImportRow) -> tuple[str, str]:
         serial=serial,
         given_end=ctx.cell(row, "有效期至", parse_last_day),
     )
-    ctx.known.update(
-        {
-            ("letter", patient.pk, letter.serial),
-            ("letter", patient.pk, receiver_.pk, issued_on, disease.pk),
-        }
-    )
+    ctx.known |= letter_keys(patient.pk, letter.serial, receiver_.pk, issued_on, disease.pk)
     return Outcome.CREATED, "" if serial else f"编号 {letter.serial}"
 
 
@@ -463,39 +464,6 @@ def process(ctx: Context, row: ImportRow, *, apply: bool) -> None:
 
 
 # --- a run ------------------------------------------------------------------------------------
-
-
-def known_records(bureau_id: int, patients: list[Patient]) -> set[tuple[object, ...]]:
-    """The natural keys of what the group's patients already have (four queries)."""
-    ids = [p.pk for p in patients]
-    if not ids:
-        return set()
-    reason = "import: natural keys"
-
-    def of(model: Any) -> Any:
-        return access.of_bureau(bureau_id, model.objects.filter(patient_id__in=ids), reason)
-
-    known: set[tuple[object, ...]] = set()
-    for pk, disease, status_, decided, applied in of(Qualification).values_list(
-        "patient_id", "disease_id", "status", "decided_on", "applied_on"
-    ):
-        if status_ in rules.HELD:
-            known.add(("qualification", pk, disease, "approved", decided))
-        elif status_ == rules.QualificationStatus.SUBMITTED:
-            known.add(("qualification", pk, disease, "submitted", applied))
-    for pk, institution, start in access.of_bureau(
-        bureau_id, Selection.objects.filter(patient_id__in=ids), reason, field="patient__bureau_id"
-    ).values_list("patient_id", "institution_id", "start"):
-        known.add(("selection", pk, institution, start))
-    for pk, kind, destination, start in of(Filing).values_list(
-        "patient_id", "type", "destination_id", "start"
-    ):
-        known.add(("filing", pk, kind, destination, start))
-    for pk, serial, receiver_, issued_on, disease in of(TransferLetter).values_list(
-        "patient_id", "serial", "receiver_id", "issued_on", "disease_id"
-    ):
-        known.update({("letter", pk, serial), ("letter", pk, receiver_, issued_on, disease)})
-    return known
 
 
 class _DryRun(Exception):
@@ -612,9 +580,8 @@ def _group(
         mine = mine.select_for_update()  # nobody changes their cases under the group
     ctx.writer = writer
     ctx.patients = {p.cert_number: p for p in mine}
-    ctx.known = known_records(ctx.bureau.pk, list(ctx.patients.values()))
+    ctx.known = writer.start_group(ctx.patients, rows)
     ctx.refused_patients = {}
-    writer.start_group(ctx.patients, rows)
     for row in rows:
         process(ctx, row, apply=apply)
     if apply:

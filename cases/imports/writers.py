@@ -26,7 +26,8 @@ from django.dispatch import receiver
 from simple_history.signals import pre_create_historical_record
 
 from cases import access, rules
-from cases.models import Patient, TransferLetter
+from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
+from cases.services import reminder_checks_batched, reminders_may_be_due
 from cases.services.filings import filing_create
 from cases.services.letters import letter_issue
 from cases.services.patients import patient_register
@@ -73,6 +74,37 @@ class RowRefused(Exception):
         super().__init__(message)
 
 
+# --- what makes a record the one a row describes (a re-import finds it) ---------------------------
+
+Key = tuple[object, ...]
+
+
+def qualification_key(
+    patient: int, disease: int, status: str, decided_on: dt.date | None, applied_on: dt.date
+) -> Key | None:
+    """An approval by its date; an application waiting for review by its date."""
+    if status in rules.HELD:
+        return ("qualification", patient, disease, "approved", decided_on)
+    if status == rules.QualificationStatus.SUBMITTED:
+        return ("qualification", patient, disease, "submitted", applied_on)
+    return None
+
+
+def selection_key(patient: int, institution: int, start: dt.date) -> Key:
+    return ("selection", patient, institution, start)
+
+
+def filing_key(patient: int, type: str, destination: str, start: dt.date) -> Key:
+    return ("filing", patient, type, destination, start)
+
+
+def letter_keys(
+    patient: int, serial: str, receiver: int, issued_on: dt.date, disease: int
+) -> set[Key]:
+    """A letter by its serial, or (a row without one) by receiver, issue date and disease."""
+    return {("letter", patient, serial), ("letter", patient, receiver, issued_on, disease)}
+
+
 # --- checks of cells against what the rules computed ---------------------------------------------
 
 
@@ -94,8 +126,9 @@ def check_given_letter_end(computed: dt.date, given: dt.date | None) -> None:
 
 
 class Writer(Protocol):
-    def start_group(self, patients: dict[str, Patient], rows: Sequence[Any]) -> None:
-        """A group of patients begins; ``patients`` are the bureau's, by certificate."""
+    def start_group(self, patients: dict[str, Patient], rows: Sequence[Any]) -> set[Key]:
+        """A group of patients begins; ``patients`` are the bureau's, by certificate.
+        The natural keys of the records they already have."""
 
     def registered(self, cert_type: str, number: str) -> Patient | None:
         """The patient registered under this certificate at any bureau (ID-1)."""
@@ -171,14 +204,50 @@ class Writer(Protocol):
         """The group's rows are done: write what is pending."""
 
 
+def known_records(ids: list[int]) -> set[Key]:
+    """The natural keys of what these patients (reached through the access layer) already
+    have (four queries)."""
+    if not ids:
+        return set()
+
+    def of(model: Any) -> Any:
+        return access.under_patients(model.objects.all(), ids)
+
+    known: set[Key] = set()
+    for values in of(Qualification).values_list(
+        "patient_id", "disease_id", "status", "decided_on", "applied_on"
+    ):
+        if (key := qualification_key(*values)) is not None:
+            known.add(key)
+    for values in of(Selection).values_list("patient_id", "institution_id", "start"):
+        known.add(selection_key(*values))
+    for values in of(Filing).values_list("patient_id", "type", "destination_id", "start"):
+        known.add(filing_key(*values))
+    for values in of(TransferLetter).values_list(
+        "patient_id", "serial", "receiver_id", "issued_on", "disease_id"
+    ):
+        known |= letter_keys(*values)
+    return known
+
+
+@contextmanager
+def row_savepoint() -> Iterator[None]:
+    """A row's writes: rolled back if the row is refused, and so are the reminder checks
+    its services asked for."""
+    with transaction.atomic(), reminder_checks_batched() as due:
+        yield
+    for patient_id in due:
+        reminders_may_be_due(patient_id)  # into the group's checks
+
+
 class ServiceWriter:
     """Each row through the services, in its own savepoint: a refused row rolls back alone."""
 
     def __init__(self, *, user: User, reviewer: User, bureau: Bureau) -> None:
         self.user, self.reviewer, self.bureau = user, reviewer, bureau
 
-    def start_group(self, patients: dict[str, Patient], rows: Sequence[Any]) -> None:
-        pass
+    def start_group(self, patients: dict[str, Patient], rows: Sequence[Any]) -> set[Key]:
+        return known_records([p.pk for p in patients.values()])
 
     def finish_group(self) -> None:
         pass
@@ -198,7 +267,7 @@ class ServiceWriter:
         phone: str,
         address: str,
     ) -> Patient:
-        with transaction.atomic():
+        with row_savepoint():
             return patient_register(
                 by=self.user,
                 bureau=self.bureau,
@@ -223,7 +292,7 @@ class ServiceWriter:
         decided_on: dt.date | None,
         valid_until: dt.date | None,
     ) -> None:
-        with transaction.atomic():
+        with row_savepoint():
             qualification = qualification_apply(
                 by=self.user,
                 patient=patient,
@@ -248,7 +317,7 @@ class ServiceWriter:
         end: dt.date | None,
         end_reason: str,
     ) -> list[str]:
-        with transaction.atomic():
+        with row_savepoint():
             result = selection_add(
                 by=self.user, patient=patient, institution=institution, start=start
             )
@@ -273,7 +342,7 @@ class ServiceWriter:
         materials: list[str],
         letter: TransferLetter | None,
     ) -> None:
-        with transaction.atomic():
+        with row_savepoint():
             filing_create(
                 by=self.user,
                 patient=patient,
@@ -300,7 +369,7 @@ class ServiceWriter:
         serial: str,
         given_end: dt.date | None,
     ) -> TransferLetter:
-        with transaction.atomic():
+        with row_savepoint():
             letter = letter_issue(
                 by=self.user,
                 patient=patient,
