@@ -11,7 +11,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from cases import access, rules
-from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
+from cases.models import Filing, InsuredPeriod, Patient, Qualification, Selection, TransferLetter
 from institutions.models import Disease, Institution, NetworkedSettlement, Region
 
 
@@ -102,8 +102,27 @@ def region_facts(region: Region | None) -> rules.RegionFacts | None:
     return rules.RegionFacts(region.code, region.level, region.active)
 
 
-def patient_prefecture(patient: Patient) -> str:
+def patient_prefecture(patient: Patient, day: dt.date | None = None) -> str:
+    """The prefecture of the patient's insured county; on ``day``, the county in force
+    then (MV-6)."""
+    if day is not None:
+        span = rules.insured_on(insured_spans(patient), day)
+        if span is not None:
+            return span.prefecture
     return patient.region.prefecture_id or patient.region_id
+
+
+def insured_spans(patient: Patient) -> list[rules.InsuredSpan]:
+    periods = access.under_patient(InsuredPeriod.objects.select_related("region"), patient)
+    return [
+        rules.InsuredSpan(
+            county=p.region_id,
+            prefecture=p.region.prefecture_id or p.region_id,
+            start=p.start,
+            end=p.end,
+        )
+        for p in periods
+    ]
 
 
 def qualification_facts(qualifications: Iterable[Qualification]) -> list[rules.QualificationFacts]:

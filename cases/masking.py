@@ -49,3 +49,8 @@ def identifies_someone(term: str) -> bool:
     if q.isdigit():
         return len(q) >= PHONE_LENGTHS.start
     return bool(ID_LIKE.match(q)) and any(c.isdigit() for c in q)
+
+
+def mask_name(name: str) -> str:
+    """The surname kept (韦**): what a bureau that does not keep the case may see (MV-1)."""
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""

@@ -18,11 +18,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from cases import facts, rules
-from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
+from cases.models import Filing, MoveRequest, Patient, Qualification, Selection, TransferLetter
 from cases.reminders import run_job
 from cases.services import PolicyRefusal
 from cases.services.filings import filing_cancel, filing_create
 from cases.services.letters import letter_issue
+from cases.services.moves import move_accept, move_out, move_refuse, move_request
 from cases.services.patients import patient_register
 from cases.services.qualifications import (
     qualification_apply,
@@ -111,6 +112,10 @@ ACTION_KEYS = {
     "cancel_filing": {"filing", "date"},
     "issue_transfer_letter": LETTER_KEYS,
     "run_reminders": {"date"},
+    "request_move": {"patient", "region", "effective", "voucher", "date", "ref"},
+    "accept_move": {"move", "date"},
+    "refuse_move": {"move", "date", "reason"},
+    "move_out": {"patient", "date"},
 }
 EXPECT_KEYS = {
     "check_settlement": {"outcome", "rules"},
@@ -240,6 +245,7 @@ class Run:
         return user
 
     def clerk(self, patient: Patient) -> User:
+        patient.refresh_from_db(fields=["bureau", "region", "moved_out_on"])  # after a move
         return self.staff(patient.bureau, Role.CLERK)
 
     def reviewer(self, patient: Patient) -> User:
@@ -597,6 +603,47 @@ def _run_reminders(run: Run, args: dict[str, Any]) -> Any:
         return run_job(day, keep=True)
 
 
+def _request_move(run: Run, args: dict[str, Any]) -> Any:
+    day = as_date(args["date"], "date") if "date" in args else run.today
+    county = as_code(args["region"])
+    region = run.region(county)
+    with facts.as_of(day):
+        move = move_request(
+            by=run.staff(run.bureau_for(county), Role.CLERK),
+            patient=run.patient(args["patient"]),
+            region=region,
+            effective=as_date(args["effective"], "effective"),
+            voucher=str(args.get("voucher", "")),
+        )
+    return _remembered(run, args, move)
+
+
+def _accept_move(run: Run, args: dict[str, Any]) -> Any:
+    move = run.typed_ref(args["move"], MoveRequest)
+    day = as_date(args["date"], "date")
+    with facts.as_of(day):
+        return move_accept(by=run.staff(move.from_bureau, Role.CLERK), move=move, day=day)
+
+
+def _refuse_move(run: Run, args: dict[str, Any]) -> Any:
+    move = run.typed_ref(args["move"], MoveRequest)
+    day = as_date(args["date"], "date")
+    with facts.as_of(day):
+        return move_refuse(
+            by=run.staff(move.from_bureau, Role.CLERK),
+            move=move,
+            day=day,
+            reason=str(args.get("reason", "")),
+        )
+
+
+def _move_out(run: Run, args: dict[str, Any]) -> Any:
+    patient = run.patient(args["patient"])
+    day = as_date(args["date"], "date")
+    with facts.as_of(day):
+        return move_out(by=run.clerk(patient), patient=patient, day=day)
+
+
 # Each action of SCENARIOS.md: (run, its arguments) -> its record or answer.
 HANDLERS: dict[str, Callable[[Run, dict[str, Any]], Any]] = {
     "register_patient": lambda run, args: _remembered(run, args, register(run, args, run.today)),
@@ -610,6 +657,10 @@ HANDLERS: dict[str, Callable[[Run, dict[str, Any]], Any]] = {
     "cancel_filing": _cancel_filing,
     "issue_transfer_letter": lambda run, args: _remembered(run, args, issue_letter(run, args)),
     "run_reminders": _run_reminders,
+    "request_move": _request_move,
+    "accept_move": _accept_move,
+    "refuse_move": _refuse_move,
+    "move_out": _move_out,
 }
 ACTIONS = tuple(HANDLERS)
 

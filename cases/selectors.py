@@ -385,7 +385,7 @@ def selection_preview(
     (SL-3), the slot it takes, and every rule it would break (nothing is written)."""
     loaded = facts.require_institution(institution.pk)
     return rules.check_selection(
-        patient_prefecture=facts.patient_prefecture(patient),
+        patient_prefecture=facts.patient_prefecture(patient, start),
         institution=facts.institution_facts(loaded),
         start=start,
         existing=facts.patient_selections(patient),

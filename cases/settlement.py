@@ -25,7 +25,7 @@ def settlement_check(
         day=day,
         disease=facts.disease_facts(disease),
         institution=facts.institution_facts(loaded),
-        patient_prefecture=facts.patient_prefecture(patient),
+        patient_prefecture=facts.patient_prefecture(patient, day),
         qualifications=facts.qualification_facts(qualifications),
         selections=facts.selection_facts(selections),
         bases=facts.patient_bases(patient),

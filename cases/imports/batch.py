@@ -41,7 +41,14 @@ from cases.imports.writers import (
     qualification_key,
     selection_key,
 )
-from cases.models import Filing, Patient, Qualification, Selection, TransferLetter
+from cases.models import (
+    Filing,
+    InsuredPeriod,
+    Patient,
+    Qualification,
+    Selection,
+    TransferLetter,
+)
 from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due
 from cases.services.patients import name_pinyin
 from institutions.models import Disease, Institution, Region
@@ -49,7 +56,14 @@ from institutions.parameters import parameters_on
 from portal.models import Bureau, User
 
 # Written in this order: what a record refers to goes in before it.
-MODELS: tuple[type[models.Model], ...] = (Patient, TransferLetter, Qualification, Filing, Selection)
+MODELS: tuple[type[models.Model], ...] = (
+    Patient,
+    InsuredPeriod,
+    TransferLetter,
+    Qualification,
+    Filing,
+    Selection,
+)
 RESERVE = 500  # ids taken from a sequence at a time
 DRY_RUN_IDS = 10**15  # ids of a dry run's records: above any real one, never written
 
@@ -256,6 +270,7 @@ class BatchWriter:
 
     def _reset(self) -> None:
         self.cases: dict[int, Case] = {}
+        self.spans: dict[int, list[rules.InsuredSpan]] = defaultdict(list)
         self.by_certificate: dict[tuple[str, str], Patient] = {}
         self.looked_up: set[str] = set()
         self.serials = Serials()
@@ -291,6 +306,10 @@ class BatchWriter:
             return access.under_patients(model.objects.all(), ids)
 
         known = self.known
+        for period in of(InsuredPeriod):
+            self.spans[period.patient_id].append(
+                self._span(period.region_id, period.start, period.end)
+            )
         for (
             pk,
             patient,
@@ -399,7 +418,15 @@ class BatchWriter:
             self._read_records([patient.pk])
         return self.cases[patient.pk]
 
-    def _prefecture(self, patient: Patient) -> str:
+    def _span(self, county: str, start: dt.date | None, end: dt.date | None) -> rules.InsuredSpan:
+        region = self.regions[county]
+        return rules.InsuredSpan(county, region.prefecture_id or region.code, start, end)
+
+    def _prefecture(self, patient: Patient, day: dt.date) -> str:
+        """The insured prefecture in force on ``day`` (MV-6), as facts.patient_prefecture."""
+        span = rules.insured_on(self.spans.get(patient.pk, []), day)
+        if span is not None:
+            return span.prefecture
         region = self.regions[patient.region_id]
         return region.prefecture_id or region.code
 
@@ -462,6 +489,12 @@ class BatchWriter:
         own = "ID-1：15位身份证号已按规则转换为18位登记" if number != given else ""
         self.history.add(patient, "+", self.user, own)
         self._keep(patient)
+        period = InsuredPeriod(
+            id=self.ids.take(InsuredPeriod), patient=patient, region=found, bureau=self.bureau
+        )
+        self.history.add(period, "+", self.user)
+        self._keep(period)
+        self.spans[patient.pk] = [self._span(found.code, None, None)]
         self.cases[patient.pk] = Case(patient)
         self.by_certificate[cert_type, number] = patient
         return patient
@@ -578,7 +611,7 @@ class BatchWriter:
         case = self._case(patient)
         loaded, described = self._institution(institution)
         check = rules.check_selection(
-            patient_prefecture=self._prefecture(patient),
+            patient_prefecture=self._prefecture(patient, start),
             institution=described,
             start=start,
             existing=case.selection_facts(),
@@ -711,7 +744,7 @@ class BatchWriter:
         issuer_loaded, issuer_facts = self._institution(issuer)
         receiver_loaded, receiver_facts = self._institution(receiver)
         violations = rules.check_letter(
-            patient_prefecture=self._prefecture(patient),
+            patient_prefecture=self._prefecture(patient, issued_on),
             issuer=issuer_facts,
             receiver=receiver_facts,
             reason=reason,

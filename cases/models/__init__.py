@@ -1,6 +1,7 @@
 """Case records (records.py) and reminders with their deliveries (notices.py)."""
 
 from cases.models.imports import CaseImport, ImportRow
+from cases.models.moves import InsuredPeriod, MoveRequest
 from cases.models.notices import Delivery, JobRun, Notification, Reminder, ReminderCheck, SmsOutbox
 from cases.models.records import (
     DateRange,
@@ -18,7 +19,9 @@ __all__ = [
     "Delivery",
     "Filing",
     "ImportRow",
+    "InsuredPeriod",
     "JobRun",
+    "MoveRequest",
     "Notification",
     "Patient",
     "Qualification",

@@ -78,6 +78,9 @@ class Patient(ScopedModel):
         "portal.Bureau", verbose_name="经办机构", on_delete=models.PROTECT, related_name="patients"
     )
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    moved_out_on = models.DateField(
+        "转出广西日期", null=True, blank=True, help_text="MV-5：转出后档案只读。"
+    )
     history = HistoricalRecords()
 
     class Meta:

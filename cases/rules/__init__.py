@@ -99,6 +99,11 @@ from cases.rules.letters import (
     next_serial,
     serial_prefix,
 )
+from cases.rules.moves import (
+    InsuredSpan,
+    check_not_moved_out,
+    insured_on,
+)
 from cases.rules.parameters import SPECS, ParameterError, Parameters, defaults
 from cases.rules.qualifications import (
     QualificationFacts,
@@ -171,6 +176,7 @@ __all__ = [
     "FilingType",
     "InstitutionFacts",
     "InsuranceType",
+    "InsuredSpan",
     "IntChoice",
     "LetterFacts",
     "LetterReason",
@@ -211,6 +217,7 @@ __all__ = [
     "check_letter",
     "check_materials",
     "check_name",
+    "check_not_moved_out",
     "check_not_registered",
     "check_patient",
     "check_phone",
@@ -229,6 +236,7 @@ __all__ = [
     "id_prefix_warning",
     "id_sex",
     "implements",
+    "insured_on",
     "last_day",
     "latest_start_before",
     "letter_as_filing",

@@ -45,6 +45,12 @@ def _day_list(value: object) -> list[int]:
     return sorted(value, reverse=True)
 
 
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ParameterError("应为 true 或 false。")
+    return value
+
+
 def _iso_date(value: object) -> str:
     try:
         dt.date.fromisoformat(str(value))
@@ -118,6 +124,16 @@ SPECS: dict[str, ParameterSpec] = {
             "2023-07-01",
             _iso_date,
         ),
+        ParameterSpec(
+            "MOVE_ANSWER_DAYS", "MV-1", "转入申请未答复催办（天）", 15, _int_between(1, 90)
+        ),
+        ParameterSpec(
+            "QUALIFICATION_CARRIES_OVER",
+            "MV-4",
+            "跨设区市转移时已认定资格继续有效（区内互认）",
+            True,
+            _boolean,
+        ),
     ]
 }
 
@@ -148,6 +164,8 @@ class Parameters:
     reassessment_stages_days: tuple[int, ...]
     reassessment_window_days: int
     gx_filing_free_since: dt.date
+    move_answer_days: int
+    qualification_carries_over: bool
 
     @classmethod
     def from_values(cls, on: dt.date, values: Mapping[str, object] | None = None) -> Parameters:

@@ -66,7 +66,7 @@ def filing_create(
         existing=facts.patient_bases(patient, include_letters=False),
         params=parameters_on(start),
     )
-    refuse_if(check.violations)
+    refuse_if(check.violations + rules.check_not_moved_out(patient.moved_out_on is not None))
     assert destination is not None  # noqa: S101 - FL-1 refuses a missing destination
     filing = Filing(
         patient=patient,

@@ -43,7 +43,7 @@ def letter_issue(
     issuer_loaded = facts.require_institution(issuer.pk)
     receiver_loaded = facts.require_institution(receiver.pk)
     violations = rules.check_letter(
-        patient_prefecture=facts.patient_prefecture(patient),
+        patient_prefecture=facts.patient_prefecture(patient, issued_on),
         issuer=facts.institution_facts(issuer_loaded),
         receiver=facts.institution_facts(receiver_loaded),
         reason=reason,
@@ -57,6 +57,7 @@ def letter_issue(
     serial = serial.strip() or next_serial(patient, issued_on)
     taken = access.across_bureaus(TransferLetter.objects.filter(serial=serial), "TL-4 serials")
     violations += rules.check_serial(taken=taken.exists())
+    violations += rules.check_not_moved_out(patient.moved_out_on is not None)
     refuse_if(violations)
     period = rules.letter_period(issued_on, params)
     letter = TransferLetter(

@@ -10,7 +10,7 @@ from pypinyin import Style, pinyin
 
 from cases import access, rules
 from cases.facts import today as local_today
-from cases.models import Patient
+from cases.models import InsuredPeriod, Patient
 from cases.services import PolicyRefusal, refuse_if, save_as
 from institutions.models import Region
 from portal.models import Bureau, User
@@ -114,6 +114,8 @@ def patient_register(
         raise PolicyRefusal(
             [rules.Violation("ID-1", "该证件号码的参保人已登记。", "cert_number")]
         ) from exc
+    # The insured county since registration (MV-6: a move dates the next one).
+    save_as(InsuredPeriod(patient=patient, region=region, bureau=bureau), by)
     return Registration(patient, warnings)
 
 
@@ -156,6 +158,7 @@ def patient_correct(
             violations += rules.check_not_registered(
                 registered=access.across_bureaus(others, "ID-1").exists()
             )
+    violations += rules.check_not_moved_out(patient.moved_out_on is not None)
     refuse_if(violations)
     patient.name, patient.phone, patient.address = name, phone, address.strip()[:200]
     patient.name_pinyin, patient.name_initials = name_pinyin(name)

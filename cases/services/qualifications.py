@@ -52,6 +52,7 @@ def qualification_apply(
         birth_date=patient.birth_date,
     )
     violations += rules.check_agent(channel, agent)
+    violations += rules.check_not_moved_out(patient.moved_out_on is not None)
     refuse_if(violations)
     renewed = rules.renewal_target(disease.code, applied_on, existing, params)
     assert diagnosis_date is not None  # noqa: S101 - QL-5 refused a missing date

@@ -33,14 +33,14 @@ def selection_add(
     ).get()
     loaded = facts.require_institution(institution.pk)
     check = rules.check_selection(
-        patient_prefecture=facts.patient_prefecture(patient),
+        patient_prefecture=facts.patient_prefecture(patient, start),
         institution=facts.institution_facts(loaded),
         start=start,
         existing=facts.patient_selections(patient),
         bases=facts.patient_bases(patient),
         params=parameters_on(start),
     )
-    refuse_if(check.violations)
+    refuse_if(check.violations + rules.check_not_moved_out(patient.moved_out_on is not None))
     selection = Selection(
         patient=patient,
         institution=loaded,

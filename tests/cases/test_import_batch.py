@@ -26,6 +26,7 @@ from cases.imports import batch, engine
 from cases.models import (
     Filing,
     ImportRow,
+    InsuredPeriod,
     Patient,
     Qualification,
     ReminderCheck,
@@ -236,7 +237,7 @@ def records() -> dict[str, Any]:
         return sorted(out, key=repr)
 
     snapshot: dict[str, Any] = {}
-    for model in (Patient, Qualification, Selection, Filing, TransferLetter):
+    for model in (Patient, InsuredPeriod, Qualification, Selection, Filing, TransferLetter):
         snapshot[model.__name__] = rows(model)
         snapshot[f"history {model.__name__}"] = rows(model.history.model)
     snapshot["reminder checks"] = sorted(
