@@ -103,13 +103,19 @@ def region_facts(region: Region | None) -> rules.RegionFacts | None:
 
 
 def patient_prefecture(patient: Patient, day: dt.date | None = None) -> str:
-    """The prefecture of the patient's insured county; on ``day``, the county in force
-    then (MV-6)."""
-    if day is not None:
+    """The prefecture of the patient's insured county; on ``day``, of the county in force
+    then (MV-6). The history is read only for a day before the latest move or after a
+    move out of Guangxi: any other day is the current county's."""
+    if day is not None and not _current_on(patient, day):
         span = rules.insured_on(insured_spans(patient), day)
         if span is not None:
             return span.prefecture
     return patient.region.prefecture_id or patient.region_id
+
+
+def _current_on(patient: Patient, day: dt.date) -> bool:
+    since, out = patient.insured_since, patient.moved_out_on
+    return (since is None or day >= since) and (out is None or day < out)
 
 
 def insured_spans(patient: Patient) -> list[rules.InsuredSpan]:

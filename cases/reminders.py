@@ -21,9 +21,18 @@ from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cases import delivery, rules
-from cases.models import Filing, JobRun, Qualification, Reminder, TransferLetter
+from cases import delivery, masking, rules
+from cases.models import (
+    Filing,
+    JobRun,
+    MoveRequest,
+    Notification,
+    Qualification,
+    Reminder,
+    TransferLetter,
+)
 from institutions.parameters import parameters_on
+from portal.models import User
 
 CHUNK = 2000
 INSERT_BATCH = 1000  # rows per INSERT, well under PostgreSQL's 65,535 parameters
@@ -43,6 +52,7 @@ class RunReport:
     superseded_count: int = 0
     expired_count: int = 0
     on_created: Callable[[list[Reminder]], None] | None = None
+    moves_reminded: int = 0
 
     def add(self, reminders: list[Reminder]) -> None:
         for reminder in reminders:
@@ -386,10 +396,55 @@ def run_job(day: dt.date, keep: bool = False) -> RunReport:
     run = JobRun.objects.create(day=day)
     with transaction.atomic():
         report = run_reminders(day, on_created=deliver, keep=keep)
+        report.moves_reminded = remind_unanswered_moves(day)
     run.finished_at = timezone.now()
     run.summary = report.summary()[:300]
     run.save(update_fields=["finished_at", "summary"])
     return report
+
+
+def remind_unanswered_moves(day: dt.date) -> int:
+    """MV-1: a transfer request the owning bureau has not answered within MOVE_ANSWER_DAYS
+    is reminded to that bureau's staff, once (marked in the same transaction, rows taken
+    by one run at a time)."""
+    days = parameters_on(day).move_answer_days
+    due = (
+        MoveRequest.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            status=MoveRequest.Status.PENDING,
+            reminded_on__isnull=True,
+            requested_on__lte=day - dt.timedelta(days=days),
+        )
+        .select_related("patient", "to_bureau")
+    )
+    moves = list(due)
+    if not moves:
+        return 0
+    staff: dict[int, list[int]] = defaultdict(list)
+    for user_id, bureau_id in User.objects.filter(
+        bureau_id__in={m.from_bureau_id for m in moves},
+        role__in=delivery.RECIPIENT_ROLES,
+        is_active=True,
+    ).values_list("pk", "bureau_id"):
+        staff[bureau_id].append(user_id)
+    notices = []
+    for move in moves:
+        patient = move.patient
+        shown = f"{masking.mask_name(patient.name)}（{patient.masked_cert_number}）"
+        for user_id in staff[move.from_bureau_id]:
+            notices.append(
+                Notification(
+                    user_id=user_id,
+                    patient=patient,
+                    title=f"转入申请待答复：{shown}",
+                    body=f"{move.to_bureau.name}于 {move.requested_on} 申请转入参保人{shown}，"
+                    f"已超过 {days} 天未答复，请尽快接受或拒绝（MV-1）。",
+                )
+            )
+        move.reminded_on = day
+    Notification.objects.bulk_create(notices)
+    MoveRequest.objects.bulk_update(moves, ["reminded_on"])
+    return len(moves)
 
 
 def check_patients(day: dt.date, patient_ids: list[int]) -> RunReport:

@@ -245,7 +245,7 @@ class Run:
         return user
 
     def clerk(self, patient: Patient) -> User:
-        patient.refresh_from_db(fields=["bureau", "region", "moved_out_on"])  # after a move
+        patient.refresh_from_db()  # a move may have changed its bureau
         return self.staff(patient.bureau, Role.CLERK)
 
     def reviewer(self, patient: Patient) -> User:
@@ -281,7 +281,9 @@ class Run:
         self.refs[ref] = value
 
     def patient(self, ref: Any) -> Patient:
-        return self.typed_ref(ref, Patient)
+        patient = self.typed_ref(ref, Patient)
+        patient.refresh_from_db()  # as a request reads it: a move may have changed it
+        return patient
 
     def institution(self, code: Any) -> Institution:
         institution = Institution.objects.filter(code=as_code(code)).first()

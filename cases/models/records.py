@@ -78,6 +78,12 @@ class Patient(ScopedModel):
         "portal.Bureau", verbose_name="经办机构", on_delete=models.PROTECT, related_name="patients"
     )
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    insured_since = models.DateField(
+        "现参保地起始日期",
+        null=True,
+        blank=True,
+        help_text="MV-6：最近一次参保地变更的生效日期；空为登记以来未变更。",
+    )
     moved_out_on = models.DateField(
         "转出广西日期", null=True, blank=True, help_text="MV-5：转出后档案只读。"
     )

@@ -239,6 +239,7 @@ def move_accept(*, by: User, move: MoveRequest, day: dt.date | None = None) -> M
     )
     patient.region = move.region
     patient.bureau = new_bureau
+    patient.insured_since = move.effective
     patient.moved_out_on = None
     patient._change_reason = reason  # type: ignore[attr-defined]
     save_as(patient, by)  # the records' bureau follows (trigger, migration 0005)
