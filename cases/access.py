@@ -25,7 +25,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
-from cases.models import CaseImport, Notification, Patient
+from cases.models import CaseImport, MoveRequest, Notification, Patient
 from cases.models.scoping import ScopedQuerySet, unscoped
 from portal.audit import record
 from portal.models import ROLE_GROUPS, AuditEvent, Bureau, Role, User
@@ -129,6 +129,21 @@ def system(reason: str) -> Iterator[None]:
 def notifications(user: Viewer) -> QuerySet[Notification]:
     """A user's own inbox; nobody else's."""
     return _mark(Notification.objects.filter(user_id=user.pk or 0), f"inbox {user.pk}")
+
+
+def moves(user: Viewer, queryset: QuerySet[MoveRequest]) -> QuerySet[MoveRequest]:
+    """The transfer requests a user's bureau made or must answer (MV-1); none for others."""
+    bureau = user.bureau_id if user.is_authenticated else None
+    if not bureau:
+        return _mark(queryset.none(), "no bureau")
+    return _mark(
+        queryset.filter(Q(from_bureau_id=bureau) | Q(to_bureau_id=bureau)), f"bureau {bureau}"
+    )
+
+
+def may_answer_move(user: Viewer, move: MoveRequest) -> bool:
+    """The owning bureau's clerks and reviewers answer a request (MV-1)."""
+    return may_record(user) and move.from_bureau_id == user.bureau_id
 
 
 def may_import(user: Viewer) -> TypeGuard[User]:

@@ -379,6 +379,42 @@ class CancelQualificationForm(forms.Form):
     reason = forms.CharField(label="取消原因", max_length=200)
 
 
+class MoveRequestForm(forms.Form):
+    """MV-1: the receiving bureau asks for a patient registered at another bureau."""
+
+    cert_type = forms.ChoiceField(choices=Patient.CertType.choices, label="证件类型")
+    cert_number = CodeField(label="证件号码", max_length=40)
+    region = forms.ModelChoiceField(
+        queryset=Region.objects.none(),
+        to_field_name="code",
+        label="新参保地（本经办机构服务的县区）",
+        empty_label=None,
+    )
+    effective = forms.DateField(label="生效日期（自该日起在新参保地参保）", widget=DateInput())
+    voucher = forms.CharField(label="转移接续凭证号", max_length=50)
+
+    def __init__(self, *args: Any, county: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["region"]
+        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
+        field.queryset = Region.objects.filter(code=county)
+
+
+class MoveAnswerForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("accept", "接受转入"), ("refuse", "拒绝")],
+        widget=forms.RadioSelect,
+        label="答复",
+    )
+    reason = forms.CharField(label="拒绝理由", max_length=200, required=False)
+
+
+class MoveOutForm(forms.Form):
+    """MV-5: the first day the patient is no longer insured in Guangxi."""
+
+    day = forms.DateField(label="转出日期（自该日起不在广西参保）", widget=DateInput())
+
+
 class LetterForm(forms.Form):
     disease = disease_field()
     issuer = InstitutionField(label="开具机构（参保地二级及以上医院）")

@@ -18,6 +18,7 @@ from cases.masking import ID_LIKE, PHONE_LENGTHS
 from cases.models import (
     CaseImport,
     Filing,
+    MoveRequest,
     Notification,
     Patient,
     Qualification,
@@ -190,6 +191,26 @@ def filing_get(user: Viewer, pk: object) -> Filing:
 def letter_get(user: Viewer, pk: object) -> TransferLetter:
     related = ("patient__bureau", "patient__region", "disease", "issuer", "receiver__location")
     return access.record_get(user, TransferLetter.objects.select_related(*related), pk, "转诊证明")
+
+
+def moves(user: Viewer) -> QuerySet[MoveRequest]:
+    """The bureau's transfer requests, made and to answer, newest first (MV-1)."""
+    related = ("patient", "from_bureau", "to_bureau", "region", "requested_by", "answered_by")
+    return access.moves(user, MoveRequest.objects.select_related(*related))
+
+
+def moves_to_answer(user: Viewer) -> QuerySet[MoveRequest]:
+    """转出申请: the requests the user's bureau must answer."""
+    bureau = getattr(user, "bureau_id", None) or 0
+    return moves(user).filter(from_bureau_id=bureau, status=MoveRequest.Status.PENDING)
+
+
+def move_get(user: Viewer, pk: object) -> MoveRequest:
+    """A request the user's bureau made or must answer, or 404."""
+    move = moves(user).filter(pk=access.object_id(pk)).first()
+    if move is None:
+        raise Http404("没有找到该转入申请。")
+    return move
 
 
 def selection_get(user: Viewer, pk: object) -> Selection:

@@ -6,6 +6,7 @@ from cases.views import (
     imports,
     inbox,
     letters,
+    moves,
     patients,
     qualifications,
     selections,
@@ -40,6 +41,10 @@ urlpatterns = [
     path("filings/<int:pk>/change/", filings.change, name="filing_change"),
     path("filings/<int:pk>/receipt/", filings.receipt, name="filing_receipt"),
     path("letters/<int:pk>/print/", letters.letter_print, name="letter_print"),
+    path("patients/<int:pk>/move-out/", moves.patient_move_out, name="patient_move_out"),
+    path("moves/", moves.move_list, name="move_list"),
+    path("moves/new/", moves.move_new, name="move_new"),
+    path("moves/<int:pk>/", moves.move_detail, name="move_detail"),
     path("settlement/", tools.settlement, name="settlement"),
     path("institutions/finder/", tools.institution_finder, name="institution_finder"),
     path(

@@ -17,11 +17,12 @@ from cases import facts
 from cases.imports import workbooks
 from cases.models import Notification
 from cases.services.imports import import_check, import_upload
+from cases.services.moves import move_accept, move_refuse, move_request
 from cases.services.qualifications import qualification_apply
-from institutions.models import Disease
+from institutions.models import Disease, Region
 from portal.models import Role
 from tests import factories
-from tests.conftest import make_user
+from tests.conftest import make_bureau, make_user
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2025, 3, 1)
@@ -63,7 +64,27 @@ def records(clerk, reviewer, bureau_admin):
     note = Notification.objects.create(user=clerk, patient=case["patient"], title="t", body="b")
     case_import = import_upload(by=clerk, file_name="档案.xlsx", data=workbooks.template())
     import_check(case_import.pk)
-    return {**case, "submitted": submitted, "notification": note, "import": case_import}
+    move = ask_to_move(case["patient"])
+    return {
+        **case,
+        "submitted": submitted,
+        "notification": note,
+        "import": case_import,
+        "move": move,
+    }
+
+
+def ask_to_move(patient):
+    """宜州区 asks for the 金城江区 patient (MV-1): a third bureau to 柳州's other_clerk."""
+    yizhou = make_user("yizhou_clerk", Role.CLERK, make_bureau("451203"))
+    with facts.as_of(TODAY):
+        return move_request(
+            by=yizhou,
+            patient=patient,
+            region=Region.objects.get(code="451203"),
+            effective=TODAY,
+            voucher="GX2025030001",
+        )
 
 
 # url name -> (record, expected GET status for clerk, reviewer, bureau admin)
@@ -87,6 +108,8 @@ MATRIX = {
     "import_errors": ("import", 200, 200, 200),
     "import_confirm": ("import", 405, 405, 405),
     "import_review": ("import", 405, 405, 405),
+    "move_detail": ("move", 200, 200, 200),
+    "patient_move_out": ("patient", 200, 200, 200),
     # The inbox is per user: only its owner reaches a message, and only by POST.
     "inbox_read": ("notification", 405, 404, 404),
 }
@@ -166,6 +189,8 @@ PAGES = {
     ("policy", ""): (200, 200, 200, 200),
     ("inbox", ""): (200, 200, 200, 200),
     ("inbox_read_all", ""): (405, 405, 405, 405),
+    ("move_list", ""): (200, 200, 200, 403),
+    ("move_new", ""): (200, 200, 200, 403),
 }
 
 
@@ -226,3 +251,47 @@ def test_the_leak_check_sees_what_a_page_shows(records, client_for, clerk):
         receipts = client_for(clerk).get(reverse("patient_receipts")).content.decode()
     assert "备案回执" in receipts
     assert mine.name in receipts
+
+
+# --- a transfer request in each of its states (MV-1) -----------------------------------------
+
+
+@pytest.mark.parametrize("state", ["pending", "accepted", "refused"])
+def test_a_move_request_by_state_for_requester_owner_and_a_third_bureau(
+    state, records, client_for, clerk, other_clerk
+):
+    move, patient = records["move"], records["patient"]
+    requester = move.requested_by
+    with facts.as_of(TODAY):
+        if state == "accepted":
+            move_accept(by=clerk, move=move, day=TODAY)
+        elif state == "refused":
+            move_refuse(by=clerk, move=move, reason="凭证不符", day=TODAY)
+    url = reverse("move_detail", args=[move.pk])
+    answer = {"decision": "accept", "reason": ""}
+    owner, asking, third = client_for(clerk), client_for(requester), client_for(other_clerk)
+
+    assert third.get(url).status_code == 404
+    assert third.post(url, answer).status_code == 404
+    assert third.get(reverse("move_list")).content.decode().count(f"/moves/{move.pk}/") == 0
+    # The requester never answers; the owner answers a pending request only.
+    assert asking.post(url, answer).status_code == 403
+    owner_page = owner.get(url).content.decode()
+    asking_page = asking.get(url).content.decode()
+    if state == "pending":
+        assert 'name="decision"' in owner_page
+        assert 'name="decision"' not in asking_page
+        assert patient.name in owner_page
+        assert patient.name not in asking_page
+        assert "接受后各项记录的处理" in owner_page
+    else:
+        assert owner.post(url, answer).status_code == 403
+        keeps = asking_page if state == "accepted" else owner_page
+        other = owner_page if state == "accepted" else asking_page
+        assert patient.name in keeps
+        assert patient.name not in other
+    # The case itself: the old bureau gets 404 once the move is accepted.
+    case_url = reverse("patient_detail", args=[patient.pk])
+    expected = {"pending": (200, 404), "accepted": (404, 200), "refused": (200, 404)}[state]
+    assert (owner.get(case_url).status_code, asking.get(case_url).status_code) == expected
+    assert third.get(case_url).status_code == 404

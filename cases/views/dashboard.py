@@ -58,6 +58,7 @@ def _bureau_dashboard(request: StaffRequest) -> HttpResponse:
         "today": today,
         "reviews": _queue(selectors.reviews_waiting(user)),
         "imports": selectors.imports_awaiting_review(user),
+        "moves": list(selectors.moves_to_answer(user)[:QUEUE_ROWS]),
         "filings": _queue(selectors.expiring_filings(user, today)),
         "letters": _queue(selectors.expiring_letters(user, today)),
         "reassess": _queue(selectors.due_reassessments(user, today)),

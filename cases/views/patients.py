@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 
 from cases import access, facts, rules, selectors
 from cases.forms import PatientEditForm, RegisterForm, SearchForm, show_refusal
@@ -29,6 +30,7 @@ from cases.views.common import (
     remember_patient,
     sort_headings,
 )
+from cases.views.moves import MOVE_CANDIDATE
 from institutions.parameters import parameters_on
 from portal import searches
 from portal.audit import record_print
@@ -62,6 +64,7 @@ EXPORT_HEADERS = [
     "门特病种",
     "选点机构",
     "跨省备案",
+    "参保状态",
 ]
 
 
@@ -82,6 +85,7 @@ def patient_row(patient: Patient, unmask: bool) -> list[Any]:
         "、".join(q.disease.name for q in getattr(patient, "held", [])),
         "、".join(s.institution.name for s in getattr(patient, "selected", [])),
         "；".join(filed),
+        f"转出广西（{patient.moved_out_on.isoformat()} 起）" if patient.moved_out_on else "在册",
     ]
 
 
@@ -196,9 +200,16 @@ def patient_register_view(request: StaffRequest) -> HttpResponse:
             if existing.bureau_id == request.user.bureau_id:
                 messages.info(request, "该证件号码的参保人已登记，已为您打开其档案。")
                 return redirect("patient_detail", pk=existing.pk)
+            # The number goes to the request form in the session, never in a URL.
+            request.session[MOVE_CANDIDATE] = [data["cert_type"], data["cert_number"]]
+            apply_url = reverse("move_new")
             form.add_error(
                 "cert_number",
-                "ID-1：该证件号码的参保人已在其他经办机构登记，请联系参保地经办机构。",
+                format_html(
+                    "ID-1：该证件号码的参保人已在其他经办机构登记。参保关系已转入本地的，"
+                    '请<a href="{}">申请转入</a>（MV-1）。',
+                    apply_url,
+                ),
             )
         else:
             try:

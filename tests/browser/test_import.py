@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import os
+import time
 
 import openpyxl
 import pytest
 from celery.contrib.testing.worker import start_worker
 
+from cases.imports import engine
 from cases.models import CaseImport, Patient
 from portal.celery import app
 from tests.browser.test_journey import CHROMIUM, browser_page, login  # noqa: F401 - fixture
@@ -43,8 +45,18 @@ def test_upload_watch_the_progress_download_the_errors_and_import(
     live_server,
     clerk,
     tmp_path,
+    monkeypatch,
 ):
     page, problems = browser_page
+    # A group of 200 patients takes a fraction of a second here; as on a county's real
+    # archive, each takes longer than the page's one-second poll, so the bar is seen moving.
+    group = engine._group
+
+    def paced(*args, **kwargs):
+        group(*args, **kwargs)
+        time.sleep(1.5)
+
+    monkeypatch.setattr(engine, "_group", paced)
     base = live_server.url
     upload = tmp_path / "金城江区档案.xlsx"
     upload.write_bytes(workbook())
