@@ -141,6 +141,14 @@ def moves(user: Viewer, queryset: QuerySet[MoveRequest]) -> QuerySet[MoveRequest
     )
 
 
+def moves_in_admin(user: Viewer, queryset: QuerySet[MoveRequest]) -> QuerySet[MoveRequest]:
+    """The admin site's requests: every one for a data administrator (who keeps no
+    bureau's cases), a bureau's own for its staff."""
+    if user.is_authenticated and (user.is_superuser or user.role == Role.DATA_ADMIN):
+        return _mark(queryset, f"admin {user.pk}")
+    return moves(user, queryset)
+
+
 def may_answer_move(user: Viewer, move: MoveRequest) -> bool:
     """The owning bureau's clerks and reviewers answer a request (MV-1)."""
     return may_record(user) and move.from_bureau_id == user.bureau_id

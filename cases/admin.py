@@ -17,7 +17,16 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import cached_property
 
 from cases import access, masking, rules, search
-from cases.models import Filing, Patient, Qualification, Reminder, Selection, TransferLetter
+from cases.models import (
+    Filing,
+    InsuredPeriod,
+    MoveRequest,
+    Patient,
+    Qualification,
+    Reminder,
+    Selection,
+    TransferLetter,
+)
 from portal.admin_base import HistoryAdmin, ScopedAdmin
 
 
@@ -278,6 +287,59 @@ class ReminderAdmin(ScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
         return access.records(request.user, super().get_queryset(request))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(InsuredPeriod)
+class InsuredPeriodAdmin(ReadOnlyCaseAdmin):
+    """MV-6: a patient's insured counties over time, read-only."""
+
+    list_display = ["patient", "region", "bureau", "start", "valid_to_end"]
+    list_select_related = ["patient", "region", "bureau"]
+    search_fields = ["=patient__cert_number", "patient__name"]
+    search_routes = PATIENT_ROUTES
+
+    @admin.display(description="有效期至", ordering="end")
+    def valid_to_end(self, obj: InsuredPeriod) -> date | None:
+        return rules.last_day(obj.end)
+
+
+@admin.register(MoveRequest)
+class MoveRequestAdmin(HistoryAdmin):
+    """MV-1: transfer requests, read-only with their history: a bureau's own (made or to
+    answer), every bureau's for data administrators."""
+
+    refuse_identifiers_in_urls = True
+    list_display = [
+        "pk",
+        "masked_patient",
+        "from_bureau",
+        "to_bureau",
+        "region",
+        "effective",
+        "status",
+        "requested_on",
+        "answered_on",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["patient", "from_bureau", "to_bureau", "region"]
+    exclude = ["patient"]
+    readonly_fields = ["masked_patient"]
+
+    @admin.display(description="参保人")
+    def masked_patient(self, obj: MoveRequest) -> str:
+        return f"{masking.mask_name(obj.patient.name)}（{obj.patient.masked_cert_number}）"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MoveRequest]:
+        return access.moves_in_admin(request.user, super().get_queryset(request))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

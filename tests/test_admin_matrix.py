@@ -26,12 +26,13 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cases.models import Reminder
+from cases.models import InsuredPeriod, Reminder
 from institutions.models import Disease, NetworkedSettlement, PolicyParameter, Region
 from portal.admin_base import HistoryAdmin, ScopedAdmin
 from portal.models import AuditEvent, Heartbeat, Role, User
 from tests import factories
 from tests.conftest import make_bureau, make_user
+from tests.test_permission_matrix import ask_to_move
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2025, 3, 1)
@@ -82,6 +83,21 @@ MODELS: dict[str, tuple[dict[str, tuple[int, ...]], Any]] = {
     "cases.filing": (CASE, set()),
     "cases.transferletter": (CASE, set()),
     "cases.reminder": ({**CASE, "history": (*NOT_STAFF, 200, 404, 404, 200)}, set()),
+    "cases.insuredperiod": (CASE, set()),
+    # A request is its two bureaus' (here the first bureau answers it), and every
+    # request is a data administrator's to see: read-only for all.
+    "cases.moverequest": (
+        {
+            "changelist": (*NOT_STAFF, 200, 200, 200, 200),
+            "add": (*NOT_STAFF, 403, 403, 403, 403),
+            "change": (*NOT_STAFF, 200, 404, 200, 200),
+            "delete": (*NOT_STAFF, 403, 403, 403, 403),
+            "history": (*NOT_STAFF, 200, 404, 200, 200),
+            "simple_history": (*NOT_STAFF, 200, 404, 200, 200),
+            "redirect": CASE["redirect"],
+        },
+        set(),
+    ),
     "portal.bureau": (
         {
             "changelist": (*NOT_STAFF, 200, 200, 200, 200),
@@ -161,7 +177,8 @@ SITE = {
     "jsi18n": (*NOT_STAFF, 200, 200, 200, 200),
     # The subject has no page on the site: 404 whoever asks, existing or not.
     "view_on_site": (*NOT_STAFF, 404, 404, 404, 404),
-    "app_list": (*NOT_STAFF, 200, 200, 404, 200),  # the case records app
+    # The case records app: a data administrator sees the transfer requests in it.
+    "app_list": (*NOT_STAFF, 200, 200, 200, 200),
     "catch_all": (*NOT_STAFF, 404, 404, 404, 404),
 }
 
@@ -258,6 +275,8 @@ def world(clerk, reviewer, bureau_admin, other_bureau, data_admin):
         "cases.filing": case["filing"],
         "cases.transferletter": case["letter"],
         "cases.reminder": reminder,
+        "cases.insuredperiod": InsuredPeriod.objects.get(patient=case["patient"]),
+        "cases.moverequest": ask_to_move(case["patient"]),
         "portal.bureau": clerk.bureau,
         "portal.user": clerk,
         "portal.heartbeat": Heartbeat.objects.create(component="worker", last_seen_at=now),

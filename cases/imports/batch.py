@@ -529,6 +529,7 @@ class BatchWriter:
             birth_date=patient.birth_date,
         )
         violations += rules.check_agent("window", rules.Agent())
+        violations += rules.check_not_moved_out(patient.moved_out_on is not None)
         refuse_if(violations)
         renewed = rules.renewal_target(disease.code, applied_on, existing, params)
         assert institution is not None  # noqa: S101 - QL-5 refused a missing one
@@ -618,7 +619,7 @@ class BatchWriter:
             bases=case.bases(),
             params=parameters_on(start),
         )
-        refuse_if(check.violations)
+        refuse_if(check.violations + rules.check_not_moved_out(patient.moved_out_on is not None))
         selection = Selection(
             id=self.ids.take(Selection),
             patient=patient,
@@ -702,7 +703,7 @@ class BatchWriter:
         check = rules.check_filing(
             request, existing=case.filing_facts(), params=parameters_on(start)
         )
-        refuse_if(check.violations)
+        refuse_if(check.violations + rules.check_not_moved_out(patient.moved_out_on is not None))
         filing = Filing(
             id=self.ids.take(Filing),
             patient=patient,
@@ -760,6 +761,7 @@ class BatchWriter:
             prefix = rules.serial_prefix(patient.region_id, issued_on)
             serial = rules.next_serial(patient.region_id, issued_on, self.serials.count(prefix))
         violations += rules.check_serial(taken=self.serials.is_taken(serial))
+        violations += rules.check_not_moved_out(patient.moved_out_on is not None)
         refuse_if(violations)
         period = rules.letter_period(issued_on, params)
         letter = TransferLetter(

@@ -33,6 +33,7 @@ from cases.models import (
     Selection,
     TransferLetter,
 )
+from cases.services.moves import move_out
 from cases.services.patients import patient_register
 from cases.services.qualifications import qualification_apply, qualification_approve
 from cases.services.selections import selection_add
@@ -47,12 +48,14 @@ TODAY = dt.date(2025, 12, 1)
 ORIGIN = dt.date(2024, 1, 1)
 KNOWN = "451202198001011233"  # registered here before the import, with records
 ELSEWHERE = "450202197505050011"  # registered at another bureau
+MOVED_OUT = "451202196505050018"  # registered here, moved out of Guangxi (MV-5)
 NUMBERS = [
     KNOWN,
     "451202199002020013",
     "45120219700303002X",
     "451202850707002",  # first generation: 45120219850707002X
     ELSEWHERE,
+    MOVED_OUT,
     "451202199002020014",  # a wrong check digit
 ]
 INSTITUTIONS = [
@@ -101,6 +104,14 @@ def world(clerk, reviewer, other_clerk):
     )
     qualification_approve(by=reviewer, qualification=applied, decided_on=dt.date(2024, 3, 5))
     selection_add(by=clerk, patient=known, institution=home, start=dt.date(2024, 4, 1))
+    moved = patient_register(
+        by=clerk,
+        cert_type="resident_id",
+        cert_number=MOVED_OUT,
+        name="韦转出",
+        insurance_type="390",
+    ).patient
+    move_out(by=clerk, patient=moved, day=dt.date(2025, 6, 1))
     patient_register(
         by=other_clerk,
         cert_type="resident_id",
