@@ -312,6 +312,8 @@ def patient_detail(request: StaffRequest, pk: int) -> HttpResponse:
             "timeline": selectors.timeline(case.patient),
             "unmask": unmask,
             "may_review": access.may_review(request.user),
+            # MV-5: a patient who moved out of Guangxi is read-only.
+            "writable": access.may_record(request.user) and case.patient.moved_out_on is None,
             "cancellable": (Qualification.Status.APPROVED, Qualification.Status.EXPIRED),
             "finder_url": reverse("institution_finder") + f"?patient={case.patient.pk}",
         },
