@@ -14,7 +14,8 @@ from typing import Any
 
 from django.db import models
 
-from cases.models import ReminderCheck
+from cases import access
+from cases.models import Patient, ReminderCheck
 from cases.rules import Violation
 from cases.tasks import check_patient_reminders, check_reminders_of
 from portal.models import User
@@ -36,6 +37,25 @@ class PolicyRefusal(Exception):
 def refuse_if(violations: Sequence[Violation]) -> None:
     if violations:
         raise PolicyRefusal(violations)
+
+
+def lock_patient(patient: Patient | int, by: User, *related: str) -> Patient:
+    """The patient's row, locked for this write: writes on one case are serialised. A user
+    of a bureau that no longer keeps the case (it moved while the page was open, MV-1) is
+    refused; a data administrator importing for a bureau has no bureau of their own."""
+    rows = access.under_patient(
+        Patient.objects.select_for_update().select_related(*related), patient
+    )
+    try:
+        locked = rows.get()
+    except Patient.DoesNotExist:
+        # Waiting for the lock, PostgreSQL rechecks the join against the row's new version:
+        # a move committed meanwhile changed its county, so the joined row no longer
+        # matches. Read it again, as it is now.
+        locked = rows.all().get()
+    if by.bureau_id is not None and locked.bureau_id != by.bureau_id:
+        raise PolicyRefusal([Violation("MV-1", "该参保人已转由其他经办机构经办，请刷新后重试。")])
+    return locked
 
 
 def save_as(instance: models.Model, by: User, **kwargs: Any) -> None:

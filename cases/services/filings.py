@@ -9,7 +9,13 @@ from django.db import IntegrityError, transaction
 
 from cases import access, facts, rules
 from cases.models import Filing, Patient, TransferLetter
-from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due, save_as
+from cases.services import (
+    PolicyRefusal,
+    lock_patient,
+    refuse_if,
+    reminders_may_be_due,
+    save_as,
+)
 from institutions.models import Region
 from institutions.parameters import parameters_on
 from portal.models import User
@@ -46,7 +52,7 @@ def filing_create(
 ) -> Filing:
     """Record a filing. A temporary filing ends at start + 6 months unless a later end is
     given (FL-3); a start before the filing date makes it a late filing (FL-7)."""
-    patient = access.under_patient(Patient.objects.select_for_update(), patient).get()
+    patient = lock_patient(patient, by)
     filed_on = filed_on or facts.today()
     agent = agent or rules.Agent()
     request = rules.FilingRequest(
@@ -110,7 +116,7 @@ def _end_filing(filing: Filing, *, by: User, day: dt.date, status: str, reason: 
 
 @transaction.atomic
 def filing_cancel(*, by: User, filing: Filing, day: dt.date, reason: str = "") -> Filing:
-    access.under_patient(Patient.objects.select_for_update(), filing.patient_id).get()
+    lock_patient(filing.patient_id, by)
     filing = access.under_patient(Filing.objects.all(), filing.patient_id).get(pk=filing.pk)
     refuse_if(
         rules.check_filing_cancel(
@@ -141,7 +147,7 @@ def filing_change(
 ) -> Filing:
     """Change a filing (e.g. a new destination): the old one ends as CHANGED on ``day``
     and a new one starts that day. FL-4: a long-term filing only after its lock."""
-    access.under_patient(Patient.objects.select_for_update(), filing.patient_id).get()
+    lock_patient(filing.patient_id, by)
     filing = access.under_patient(Filing.objects.all(), filing.patient_id).get(pk=filing.pk)
     refuse_if(
         rules.check_filing_cancel(

@@ -8,7 +8,13 @@ from django.db import IntegrityError, transaction
 
 from cases import access, facts, rules
 from cases.models import Patient, TransferLetter
-from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due, save_as
+from cases.services import (
+    PolicyRefusal,
+    lock_patient,
+    refuse_if,
+    reminders_may_be_due,
+    save_as,
+)
 from institutions.models import Disease, Institution
 from institutions.parameters import parameters_on
 from portal.models import User
@@ -36,9 +42,7 @@ def letter_issue(
     reason_text: str = "",
     serial: str = "",
 ) -> TransferLetter:
-    patient = access.under_patient(
-        Patient.objects.select_for_update().select_related("region"), patient
-    ).get()
+    patient = lock_patient(patient, by, "region")
     params = parameters_on(issued_on)
     issuer_loaded = facts.require_institution(issuer.pk)
     receiver_loaded = facts.require_institution(receiver.pk)

@@ -28,10 +28,16 @@ INFORMED_ROLES = (Role.CLERK, Role.REVIEWER, Role.BUREAU_ADMIN)
 
 
 def _lock(patient: Patient | int) -> Patient:
-    return access.across_bureaus(
-        Patient.objects.select_for_update().select_related("region", "bureau"),
+    """The patient's row locked, read as it is once the lock is held (see lock_patient)."""
+    pk = patient if isinstance(patient, int) else patient.pk
+    rows = access.across_bureaus(
+        Patient.objects.select_for_update().select_related("region", "bureau").filter(pk=pk),
         "MV: the patient a move is about",
-    ).get(pk=patient if isinstance(patient, int) else patient.pk)
+    )
+    try:
+        return rows.get()
+    except Patient.DoesNotExist:
+        return rows.all().get()
 
 
 def _periods(patient: Patient) -> list[InsuredPeriod]:

@@ -11,7 +11,7 @@ from pypinyin import Style, pinyin
 from cases import access, rules
 from cases.facts import today as local_today
 from cases.models import InsuredPeriod, Patient
-from cases.services import PolicyRefusal, refuse_if, save_as
+from cases.services import PolicyRefusal, lock_patient, refuse_if, save_as
 from institutions.models import Region
 from portal.models import Bureau, User
 
@@ -141,7 +141,7 @@ def patient_correct(
 ) -> Patient:
     """Correct a patient's name, phone and address; the certificate number only by a
     reviewer, with the reason (ID-1). The history keeps the earlier values and the reason."""
-    patient = access.under_patient(Patient.objects.select_for_update(), patient).get()
+    patient = lock_patient(patient, by)
     name, phone = name.strip(), rules.normalize_phone(phone)
     number = patient.cert_number
     if cert_number is not None:

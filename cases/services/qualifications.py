@@ -8,17 +8,21 @@ from django.db import IntegrityError, transaction
 
 from cases import access, facts, rules
 from cases.models import Patient, Qualification
-from cases.services import PolicyRefusal, refuse_if, reminders_may_be_due, save_as
+from cases.services import (
+    PolicyRefusal,
+    lock_patient,
+    refuse_if,
+    reminders_may_be_due,
+    save_as,
+)
 from institutions.models import Disease, Institution
 from institutions.parameters import parameters_on
 from portal.models import User
 
 
-def _lock(patient: Patient) -> Patient:
+def _lock(patient: Patient, by: User) -> Patient:
     # Serialises writes on one patient's case so concurrent checks see each other.
-    return access.under_patient(
-        Patient.objects.select_for_update().select_related("region"), patient
-    ).get()
+    return lock_patient(patient, by, "region")
 
 
 @transaction.atomic
@@ -35,7 +39,7 @@ def qualification_apply(
     agent: rules.Agent | None = None,
 ) -> Qualification:
     """Record a SUBMITTED application; a renewal when an approval ends within RM-3's window."""
-    patient = _lock(patient)
+    patient = _lock(patient, by)
     agent = agent or rules.Agent()
     params = parameters_on(applied_on)
     existing = facts.patient_qualifications(patient)
@@ -94,7 +98,7 @@ def qualification_approve(
     *, by: User, qualification: Qualification, decided_on: dt.date, note: str = ""
 ) -> Qualification:
     """QL-1 four-eyes approval; computes the validity (QL-3), refuses overlaps (QL-2, QL-4)."""
-    patient = _lock(qualification.patient)
+    patient = _lock(qualification.patient, by)
     qualification = access.under_patient(
         Qualification.objects.select_related("disease", "renewal_of"), patient
     ).get(pk=qualification.pk)
@@ -131,7 +135,7 @@ def qualification_approve(
 def qualification_reject(
     *, by: User, qualification: Qualification, decided_on: dt.date, reason: str
 ) -> Qualification:
-    _lock(qualification.patient)
+    _lock(qualification.patient, by)
     qualification = access.under_patient(Qualification.objects.all(), qualification.patient_id).get(
         pk=qualification.pk
     )
@@ -151,7 +155,7 @@ def qualification_cancel(
     *, by: User, qualification: Qualification, day: dt.date, reason: str
 ) -> Qualification:
     """QL-1: an APPROVED qualification may be cancelled; it ends on ``day``."""
-    _lock(qualification.patient)
+    _lock(qualification.patient, by)
     qualification = access.under_patient(Qualification.objects.all(), qualification.patient_id).get(
         pk=qualification.pk
     )

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from cases import access, facts, rules
 from cases.models import Filing, Patient, Selection, TransferLetter
-from cases.services import PolicyRefusal, refuse_if, save_as
+from cases.services import PolicyRefusal, lock_patient, refuse_if, save_as
 from institutions.models import Institution
 from institutions.parameters import parameters_on
 from portal.models import User
@@ -28,9 +28,7 @@ def selection_add(
     """Select an institution from ``start`` (open-ended); the scope is computed (SL-3)."""
     # The lock serialises concurrent selections of one patient (SL-1); the database's
     # count trigger (migration 0008) is the backstop on every other write path.
-    patient = access.under_patient(
-        Patient.objects.select_for_update().select_related("region"), patient
-    ).get()
+    patient = lock_patient(patient, by, "region")
     loaded = facts.require_institution(institution.pk)
     check = rules.check_selection(
         patient_prefecture=facts.patient_prefecture(patient, start),
@@ -75,7 +73,7 @@ def selection_add(
 @transaction.atomic
 def selection_end(*, by: User, selection: Selection, end: dt.date, reason: str) -> Selection:
     """End a selection on ``end`` (the first day it no longer applies) with a reason (SL-6)."""
-    access.under_patient(Patient.objects.select_for_update(), selection.patient_id).get()
+    lock_patient(selection.patient_id, by)
     selection = access.under_patient(Selection.objects.all(), selection.patient_id).get(
         pk=selection.pk
     )

@@ -12,6 +12,7 @@ from cases import access, selectors
 from cases.models import Filing, Notification, Patient, Qualification, Selection, TransferLetter
 from cases.models.scoping import UnscopedQueryError, guarded, unscoped
 from tests import factories
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 CASE_MODELS = [Patient, Qualification, Selection, Filing, TransferLetter, Notification]
@@ -29,9 +30,10 @@ def test_clerk_sees_only_their_bureau(clerk, other_clerk):
         selectors.case_file(clerk, theirs.pk)
 
 
-def test_records_under_another_bureaus_patient_are_404(clerk, reviewer, other_clerk):
+def test_records_under_another_bureaus_patient_are_404(clerk, other_clerk):
     theirs = factories.patient(other_clerk)
-    qualification = factories.qualification(other_clerk, reviewer, theirs)
+    their_reviewer = make_user("their_reviewer", "reviewer", other_clerk.bureau)
+    qualification = factories.qualification(other_clerk, their_reviewer, theirs)
     with pytest.raises(Http404):
         selectors.qualification_get(clerk, qualification.pk)
     assert selectors.qualification_get(other_clerk, qualification.pk) == qualification

@@ -133,3 +133,50 @@ def test_the_database_count_follows_dates_and_the_limit_in_force(clerk):
         key="MAX_SELECTED_INSTITUTIONS", value=4, valid_from=d(2025, 2, 1)
     )
     insert(4, d(2025, 3, 1), slot=5)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_move_accepted_while_both_bureaus_add_selections(clerk, other_clerk):
+    """MV-4 and SL-1 under concurrency: one thread accepts 河池 → 柳州 while the old
+    bureau's clerk and the new one add selections. Every write is accepted or refused
+    with a rule (the old bureau's after the move, MV-1; the new bureau's before it), at
+    most three selections apply on any day, and every selection that applies on or
+    after the effective date has its scope for 柳州."""
+    from cases.services.moves import move_accept, move_request
+    from institutions.models import Region
+
+    effective = dt.date(2026, 11, 1)
+    patient = factories.patient(clerk, day=dt.date(2025, 1, 2))
+    hospitals = [factories.institution(f"H451202{n:05d}") for n in range(1, THREADS + 1)]
+    selection_add(by=clerk, patient=patient, institution=hospitals[0], start=dt.date(2025, 1, 10))
+    move = move_request(
+        by=other_clerk,
+        patient=patient,
+        region=Region.objects.get(code="450202"),
+        effective=effective,
+        voucher="GX1",
+    )
+
+    def work(index: int) -> str:
+        try:
+            if index == 0:
+                move_accept(by=clerk, move=move)
+            else:
+                by = clerk if index % 2 else other_clerk
+                start = effective + dt.timedelta(days=10 + index % 3)
+                selection_add(by=by, patient=patient, institution=hospitals[index], start=start)
+        except PolicyRefusal as refusal:
+            return "refused:" + ",".join(sorted(set(refusal.rules)))
+        return "ok"
+
+    outcomes = race(work)
+    assert [o for o in outcomes if o.startswith("error")] == []
+    assert all(o == "ok" or o.startswith("refused:") for o in outcomes)
+    patient.refresh_from_db()
+    assert patient.bureau == other_clerk.bureau
+    selections = list(Selection.objects.filter(patient=patient))
+    for day in (effective, effective + dt.timedelta(days=10), effective + dt.timedelta(days=12)):
+        applying = [s for s in selections if s.start <= day and (s.end is None or day < s.end)]
+        assert len(applying) <= 3, day
+        # 河池 hospitals are 区内异地 for a 柳州 patient from the effective date (MV-4).
+        assert {s.scope for s in applying} <= {"in_region"}, day
