@@ -454,6 +454,7 @@ class Change:
     summary: str
     patient_id: int
     patient_name: str = ""
+    reason: str = ""  # why, when the change says (a move, an import's row, a correction)
 
 
 HISTORY_ACTIONS = {"+": "新建", "~": "修改", "-": "删除"}
@@ -513,7 +514,7 @@ def _changes(patients_sql: str, params: list[Any], limit: int) -> list[Change]:
         branches.append(
             f"(SELECT '{model._meta.model_name}' AS kind, h.history_date, h.history_type, "  # noqa: S608 - names from the models
             f"{patient_column} AS patient_id, {columns}, p.name, "
-            "u.username, u.first_name, u.last_name "
+            "u.username, u.first_name, u.last_name, h.history_change_reason "
             f"FROM {table} h {joins} LEFT JOIN portal_user u ON u.id = h.history_user_id "
             f"LEFT JOIN {Patient._meta.db_table} p ON p.id = {patient_column} "
             f"WHERE {patient_column} IN ({patients_sql}) "
@@ -526,7 +527,8 @@ def _changes(patients_sql: str, params: list[Any], limit: int) -> list[Change]:
         cursor.execute(sql, [*all_params, limit])  # fixed SQL above; values as parameters
         rows = cursor.fetchall()
     changes = []
-    for kind, when, action, patient_id, a, b, c, patient_name, username, first, last in rows:
+    for row in rows:
+        kind, when, action, patient_id, a, b, c, patient_name, username, first, last, why = row
         model = models_by_name[kind]
         changes.append(
             Change(
@@ -538,6 +540,7 @@ def _changes(patients_sql: str, params: list[Any], limit: int) -> list[Change]:
                 action=HISTORY_ACTIONS.get(action, action),
                 summary=_summary(model, a, b, c),
                 patient_id=patient_id,
+                reason=why or "",
             )
         )
     return changes

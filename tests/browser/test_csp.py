@@ -24,6 +24,7 @@ from institutions.models import Institution
 from tests import factories
 from tests.browser.test_journey import ARGS, CHROMIUM
 from tests.cases.test_imports import ID2, PATIENT, full_book
+from tests.test_permission_matrix import ask_to_move
 
 pytestmark = [
     pytest.mark.browser,
@@ -90,6 +91,7 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
             by=clerk, file_name="档案.xlsx", data=full_book(参保人=[bad_row])
         )
         import_check(case_import.pk)
+    move = ask_to_move(patient)
 
     p = f"/patients/{patient.pk}"
     pages = [
@@ -122,6 +124,10 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
         f"{qualification.disease_id}&patient={patient.pk}",
         "/policy/",
         "/inbox/",
+        "/moves/",
+        "/moves/new/",
+        f"/moves/{move.pk}/",
+        f"{p}/move-out/",
         "/status/",
         "/accounts/2fa/setup/",
         "/admin/",
@@ -141,6 +147,9 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
         "/admin/portal/user/",
         f"/admin/portal/user/{clerk.pk}/change/",
         "/admin/portal/auditevent/",
+        "/admin/cases/moverequest/",
+        f"/admin/cases/moverequest/{move.pk}/change/",
+        f"/admin/cases/moverequest/{move.pk}/history/",
     ]
     violations: dict[str, list[str]] = {}
     barriers: dict[str, list[str]] = {}
