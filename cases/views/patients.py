@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -89,6 +90,7 @@ def patient_row(patient: Patient, unmask: bool) -> list[Any]:
     ]
 
 
+ID_NUMBER = re.compile(r"\d{17}[\dX]|\d{15}")
 SEARCH_FIELDS = ("q", "disease", "insurance_type", "filing_status")
 SEARCHES = "patient_searches"  # the session bucket (portal.searches)
 
@@ -150,6 +152,7 @@ def patient_search(request: StaffRequest) -> HttpResponse:
     unmask = access.unmasked(request, "参保人查询列表")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     sort, _ = selectors.patient_order(request.GET.get("sort", ""))
+    elsewhere = searching and not page.object_list and _registered_elsewhere(request, form)
     return render(
         request,
         "cases/patient_search.html",
@@ -161,8 +164,24 @@ def patient_search(request: StaffRequest) -> HttpResponse:
             "search_query": list_query(request, "sort"),
             "headings": sort_headings(request, SORTABLE, sort),
             "recent": [] if searching else selectors.recent_patients(request.user, recent(request)),
+            "elsewhere": elsewhere,
         },
     )
+
+
+def _registered_elsewhere(request: StaffRequest, form: SearchForm) -> bool:
+    """A certificate number found at no patient of the bureau but registered at another:
+    the search offers 申请转入 (MV-1), the number carried to its form in the session."""
+    if not access.may_record(request.user) or not form.is_valid():
+        return False
+    number = rules.normalize_cert_number(form.cleaned_data.get("q") or "")
+    if not ID_NUMBER.fullmatch(number):
+        return False
+    found = find_registered(rules.CertType.RESIDENT_ID, number)
+    if found is None or found.bureau_id == request.user.bureau_id:
+        return False
+    request.session[MOVE_CANDIDATE] = [rules.CertType.RESIDENT_ID.value, found.cert_number]
+    return True
 
 
 RECEIPT_LIMIT = 200

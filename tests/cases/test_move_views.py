@@ -185,3 +185,23 @@ def test_the_request_list_costs_the_same_queries_for_many_requests(
         count_queries(owner, reverse("move_list")),
         count_queries(owner, reverse("home")),
     ) == few
+
+
+def test_a_search_for_a_number_kept_elsewhere_offers_a_request(
+    client_for,
+    case,  # noqa: F811
+    clerk,
+    liuzhou_clerk,  # noqa: F811
+):
+    patient = case["patient"]
+    client = client_for(liuzhou_clerk)
+    found = client.post(reverse("patient_search"), {"q": patient.cert_number}, follow=True)
+    body = found.content.decode()
+    assert 'id="registered-elsewhere"' in body
+    assert patient.name not in body  # nothing of the case
+    assert f'value="{patient.cert_number}"' in client.get(reverse("move_new")).content.decode()
+    # The owning bureau finds its own patient; a name search offers nothing.
+    own = client_for(clerk).post(reverse("patient_search"), {"q": patient.cert_number}, follow=True)
+    assert 'id="registered-elsewhere"' not in own.content.decode()
+    named = client.post(reverse("patient_search"), {"q": "韦示例"}, follow=True)
+    assert 'id="registered-elsewhere"' not in named.content.decode()
