@@ -15,6 +15,7 @@ from cases.models import (
     Notification,
     Patient,
     Qualification,
+    Reminder,
     Selection,
     TransferLetter,
 )
@@ -249,6 +250,9 @@ def move_accept(*, by: User, move: MoveRequest, day: dt.date | None = None) -> M
     patient.moved_out_on = None
     patient._change_reason = reason  # type: ignore[attr-defined]
     save_as(patient, by)  # the records' bureau follows (trigger, migration 0005)
+    # The patient's reminders are the new bureau's to see from now on (the admin scopes
+    # them by bureau); those already delivered stay in the old bureau's inboxes.
+    access.under_patient(Reminder.objects.all(), patient).update(bureau=new_bureau)
     move.status = MoveRequest.Status.ACCEPTED
     move.answered_by = by
     move.answered_on = day

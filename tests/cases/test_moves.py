@@ -14,6 +14,7 @@ from cases.models import (
     Notification,
     Patient,
     Qualification,
+    Reminder,
     Selection,
     TransferLetter,
 )
@@ -161,6 +162,14 @@ def test_to_another_prefecture_records_carry_end_or_change_scope_from_the_date(
     case, clerk, reviewer, liuzhou_clerk
 ):
     """MV-4: 金城江区 → 柳州市城中区."""
+    Reminder.objects.create(
+        filing=case["filing"],
+        patient=case["patient"],
+        bureau=clerk.bureau,
+        stage="30",
+        due_on=TODAY,
+        record_end=case["filing"].end,
+    )
     move = request(liuzhou_clerk, case["patient"], "450202")
     plan = {(s.record.kind, s.record.id): s.action for s in preview(move).steps}
     assert plan == {
@@ -198,7 +207,8 @@ def test_to_another_prefecture_records_carry_end_or_change_scope_from_the_date(
     assert patient_history.bureau_id == liuzhou_clerk.bureau_id
     assert "金城江区" in patient_history.history_change_reason
     assert "城中区" in patient_history.history_change_reason
-    # The old bureau sees nothing any more; the new one sees the case.
+    # The old bureau sees nothing any more, reminders included; the new one sees the case.
+    assert not access.records(clerk, Reminder.objects.all()).exists()
     assert not access.patients(clerk).filter(pk=case["patient"].pk).exists()
     assert access.patients(liuzhou_clerk).filter(pk=case["patient"].pk).exists()
     # Both bureaus are told, the new one that a filing needs doing again.
