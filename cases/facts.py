@@ -106,11 +106,22 @@ def patient_prefecture(patient: Patient, day: dt.date | None = None) -> str:
     """The prefecture of the patient's insured county; on ``day``, of the county in force
     then (MV-6). The history is read only for a day before the latest move or after a
     move out of Guangxi: any other day is the current county's."""
-    if day is not None and not _current_on(patient, day):
-        span = rules.insured_on(insured_spans(patient), day)
-        if span is not None:
-            return span.prefecture
+    span = _span_on(patient, day)
+    if span is not None:
+        return span.prefecture
     return patient.region.prefecture_id or patient.region_id
+
+
+def patient_county(patient: Patient, day: dt.date | None = None) -> str:
+    """The patient's insured county; on ``day``, the one in force then (MV-6)."""
+    span = _span_on(patient, day)
+    return span.county if span is not None else patient.region_id
+
+
+def _span_on(patient: Patient, day: dt.date | None) -> rules.InsuredSpan | None:
+    if day is None or _current_on(patient, day):
+        return None
+    return rules.insured_on(insured_spans(patient), day)
 
 
 def _current_on(patient: Patient, day: dt.date) -> bool:

@@ -422,6 +422,10 @@ class BatchWriter:
         region = self.regions[county]
         return rules.InsuredSpan(county, region.prefecture_id or region.code, start, end)
 
+    def _county(self, patient: Patient, day: dt.date) -> str:
+        span = rules.insured_on(self.spans.get(patient.pk, []), day)
+        return span.county if span is not None else patient.region_id
+
     def _prefecture(self, patient: Patient, day: dt.date) -> str:
         """The insured prefecture in force on ``day`` (MV-6), as facts.patient_prefecture."""
         span = rules.insured_on(self.spans.get(patient.pk, []), day)
@@ -758,8 +762,9 @@ class BatchWriter:
         )
         serial = serial.strip()
         if not serial:
-            prefix = rules.serial_prefix(patient.region_id, issued_on)
-            serial = rules.next_serial(patient.region_id, issued_on, self.serials.count(prefix))
+            county = self._county(patient, issued_on)  # the insured county then (MV-6)
+            prefix = rules.serial_prefix(county, issued_on)
+            serial = rules.next_serial(county, issued_on, self.serials.count(prefix))
         violations += rules.check_serial(taken=self.serials.is_taken(serial))
         violations += rules.check_not_moved_out(patient.moved_out_on is not None)
         refuse_if(violations)

@@ -22,11 +22,12 @@ from portal.models import User
 
 def next_serial(patient: Patient, issued_on: dt.date) -> str:
     """TL-4's next serial for the patient's county and the issue date."""
-    prefix = rules.serial_prefix(patient.region_id, issued_on)
+    county = facts.patient_county(patient, issued_on)  # the insured county then (MV-6)
+    prefix = rules.serial_prefix(county, issued_on)
     count = access.across_bureaus(
         TransferLetter.objects.filter(serial__startswith=prefix), "TL-4 serials"
     ).count()
-    return rules.next_serial(patient.region_id, issued_on, count)
+    return rules.next_serial(county, issued_on, count)
 
 
 @transaction.atomic

@@ -302,3 +302,30 @@ def test_letters_end_on_the_date_of_a_move_across_prefectures(case, clerk, revie
         )
     move_accept(by=clerk, move=request(liuzhou_clerk, case["patient"], "450202"), day=TODAY)
     assert TransferLetter.objects.get(pk=letter.pk).end == EFFECTIVE
+
+
+def test_a_letter_dated_before_a_move_is_numbered_for_the_county_of_its_date(
+    case, clerk, reviewer, liuzhou_clerk
+):
+    """TL-4's serial names the insured county on the issue date (MV-6)."""
+    from cases.services.letters import letter_issue
+
+    move_accept(by=clerk, move=request(liuzhou_clerk, case["patient"], "450202"), day=TODAY)
+    liuzhou = factories.institution("H45020200001", level=3, transfer_issuer=True)
+    hechi = Institution.objects.get(code="H45120200001")
+    guangzhou = Institution.objects.get(code="H44010600001")
+    patient = Patient.objects.get()
+    issued = {}
+    for day, issuer in ((dt.date(2025, 5, 20), hechi), (dt.date(2025, 6, 5), liuzhou)):
+        with facts.as_of(TODAY):
+            issued[day] = letter_issue(
+                by=liuzhou_clerk,
+                patient=patient,
+                disease=Disease.objects.get(code="M03900"),
+                issuer=issuer,
+                receiver=guangzhou,
+                reason="technical",
+                issued_on=day,
+            ).serial
+    assert issued[dt.date(2025, 5, 20)].startswith("ZZ45120220250520")
+    assert issued[dt.date(2025, 6, 5)].startswith("ZZ45020220250605")
