@@ -219,6 +219,9 @@ CASES_IMPORT_MAX_UNPACKED_BYTES = int(
 CASES_IMPORT_MAX_ROWS = int(os.environ.get("CASES_IMPORT_MAX_ROWS", "600000"))
 # A check or an import runs as one Celery task with its own time limit; one that has made
 # no progress for this long lost its worker and is queued again by the sweep.
+# Patients per transaction of an import's check and import: a group's reads are a few
+# queries whatever its size, so larger groups cost fewer round trips.
+CASES_IMPORT_GROUP = int(os.environ.get("CASES_IMPORT_GROUP", "1000"))
 CASES_IMPORT_TIME_LIMIT = int(os.environ.get("CASES_IMPORT_TIME_LIMIT", str(3 * 3600)))
 CASES_IMPORT_STALLED = int(os.environ.get("CASES_IMPORT_STALLED", "600"))
 

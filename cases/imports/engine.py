@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -69,7 +70,6 @@ from portal.imports import SpreadsheetRefused
 from portal.models import Bureau, User
 
 logger = logging.getLogger(__name__)
-GROUP = 200  # patients per transaction
 STAGE_BATCH = 2_000
 # Dependency order: what a row refers to is imported before it.
 ORDER = [PATIENTS, QUALIFICATIONS, LETTERS, FILINGS, SELECTIONS]
@@ -532,8 +532,9 @@ def _run(
     save_outcomes(keyless)
     done += _count(counts, keyless)
     order = {s.name: i for i, s in enumerate(ORDER)}
-    for start in range(0, len(keys), GROUP):
-        group = keys[start : start + GROUP]
+    size = settings.CASES_IMPORT_GROUP  # patients per transaction
+    for start in range(0, len(keys), size):
+        group = keys[start : start + size]
         batch = sorted(rows.filter(key__in=group), key=lambda r: (r.key, order[r.sheet], r.number))
         with transaction.atomic():
             try:

@@ -46,8 +46,10 @@ def test_upload_watch_the_progress_download_the_errors_and_import(
     clerk,
     tmp_path,
     monkeypatch,
+    settings,
 ):
     page, problems = browser_page
+    settings.CASES_IMPORT_GROUP = 200  # three groups: the bar has somewhere to move
     # A group of 200 patients takes a fraction of a second here; as on a county's real
     # archive, each takes longer than the page's one-second poll, so the bar is seen moving.
     group = engine._group
