@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cases.rules.base import Period, Violation, implements
-from cases.rules.choices import FilingStatus, QualificationStatus, SelectionScope
+from cases.rules.choices import QualificationStatus, SelectionScope
 
 MOVE_REASON = "参保地变更"
 MOVED_OUT_REASON = "转出广西"
@@ -163,8 +163,13 @@ class MovePlan:
 
 
 def _open_after(period: Period, day: dt.date) -> bool:
-    """Still applies on or after ``day`` (ends after it, or open)."""
-    return period.end is None or period.end > day
+    """Still applies on or after ``day``, by its dates alone (ends after it, or open)."""
+    return not period.is_empty and (period.end is None or period.end > day)
+
+
+def _ends(day: dt.date, reason: str) -> str:
+    """What a clerk reads: the last valid day (有效期至), the day before ``day``."""
+    return f"有效期至 {day - dt.timedelta(days=1)}（{reason}）"
 
 
 def new_scope(institution_prefecture: str, institution_province: str, prefecture: str) -> str:
@@ -194,10 +199,10 @@ def move_plan(
         if record.kind == "qualification":
             if record.status == QualificationStatus.SUBMITTED:
                 plan.steps.append(Step(record, "review", label="转由新经办机构复核"))
-            elif carries_over or record.status != QualificationStatus.APPROVED:
+            elif carries_over:
                 plan.steps.append(Step(record, "carry", label="区内互认，继续有效"))
             else:
-                plan.steps.append(Step(record, "end", label=f"于 {effective} 终止"))
+                plan.steps.append(Step(record, "end", label=_ends(effective, MOVE_REASON)))
         elif record.kind == "selection":
             scope = new_scope(
                 record.institution_prefecture, record.institution_province, new_prefecture
@@ -208,12 +213,7 @@ def move_plan(
                 label = f"自 {effective} 起范围改为“{SelectionScope.labels[scope]}”"
                 plan.steps.append(Step(record, "rescope", scope=scope, label=label))
         elif record.kind in ("filing", "letter"):
-            if record.kind == "filing" and record.status != FilingStatus.ACTIVE:
-                plan.steps.append(Step(record, "carry", label="不变"))
-            else:
-                plan.steps.append(
-                    Step(record, "end", label=f"于 {effective} 终止（{MOVE_REASON}）")
-                )
+            plan.steps.append(Step(record, "end", label=_ends(effective, MOVE_REASON)))
     return plan
 
 
@@ -222,11 +222,8 @@ def move_out_plan(*, day: dt.date, records: Sequence[RecordFacts]) -> MovePlan:
     """MV-5: every record still applying on ``day`` ends on it."""
     plan = MovePlan()
     for record in records:
-        if _open_after(record.period, day) and record.status not in (
-            QualificationStatus.REJECTED,
-            FilingStatus.CHANGED,
-        ):
-            plan.steps.append(Step(record, "end", label=f"于 {day} 终止（{MOVED_OUT_REASON}）"))
+        if _open_after(record.period, day):
+            plan.steps.append(Step(record, "end", label=_ends(day, MOVED_OUT_REASON)))
         else:
             plan.steps.append(Step(record, "carry", label="不变"))
     return plan

@@ -20,7 +20,7 @@ from cases.models import (
     TransferLetter,
 )
 from cases.rules import moves
-from cases.services import PolicyRefusal, refuse_if, save_as
+from cases.services import PolicyRefusal, lock_patient, refuse_if, save_as
 from institutions.models import Region
 from institutions.parameters import parameters_on
 from portal.models import Bureau, Role, User
@@ -208,7 +208,7 @@ def move_accept(*, by: User, move: MoveRequest, day: dt.date | None = None) -> M
     """MV-1, MV-3, MV-4: the owning bureau accepts; the patient, the insured county and the
     records move from the effective date in one transaction."""
     day = day or facts.today()
-    patient = _lock(move.patient_id)
+    patient = lock_patient(move.patient_id, by, "region", "bureau")  # the owner only (MV-1)
     move = access.across_bureaus(MoveRequest.objects.select_related("region"), "MV-1").get(
         pk=move.pk
     )
@@ -300,7 +300,7 @@ def move_refuse(
 ) -> MoveRequest:
     """MV-1: the owning bureau refuses, with a reason."""
     day = day or facts.today()
-    patient = _lock(move.patient_id)
+    patient = lock_patient(move.patient_id, by)  # the owner only (MV-1)
     move = access.across_bureaus(MoveRequest.objects.all(), "MV-1").get(pk=move.pk)
     violations = []
     if move.status != MoveRequest.Status.PENDING:
@@ -328,7 +328,7 @@ def move_out(
     """MV-5: the owning bureau records a move out of Guangxi; every record still applying
     ends on ``day`` and the patient becomes read-only."""
     today = today or facts.today()
-    patient = _lock(patient)
+    patient = lock_patient(patient, by, "region", "bureau")  # the owner only (MV-5)
     refuse_if(
         moves.check_move_out(
             day=day,

@@ -329,3 +329,20 @@ def test_a_letter_dated_before_a_move_is_numbered_for_the_county_of_its_date(
             ).serial
     assert issued[dt.date(2025, 5, 20)].startswith("ZZ45120220250520")
     assert issued[dt.date(2025, 6, 5)].startswith("ZZ45020220250605")
+
+
+def test_only_the_owning_bureau_answers_or_moves_out_in_the_service_too(
+    case, yizhou_clerk, liuzhou_clerk
+):
+    """MV-1/MV-5 are the services', not only the pages': another bureau is refused."""
+    move = request(liuzhou_clerk, case["patient"], "450202")
+    for answer in (
+        lambda: move_accept(by=liuzhou_clerk, move=move, day=TODAY),
+        lambda: move_refuse(by=yizhou_clerk, move=move, reason="x", day=TODAY),
+        lambda: move_out(by=yizhou_clerk, patient=case["patient"], day=EFFECTIVE),
+    ):
+        with pytest.raises(PolicyRefusal) as refused:
+            answer()
+        assert refused.value.rules == ["MV-1"]
+    assert MoveRequest.objects.get().status == "pending"
+    assert Patient.objects.get().moved_out_on is None
