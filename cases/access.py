@@ -1,8 +1,10 @@
 """Who sees and changes what: the one place that decides it.
 
-Case records. A clerk, reviewer or bureau administrator reaches only their own bureau's
-patients and the records under them; anything else is a 404 (never a 403, which would
-tell that it exists). Data administrators manage reference data and see case records
+Case records. A clerk, reviewer or bureau administrator of a county bureau reaches only
+their own bureau's patients and the records under them; anything else is a 404 (never a
+403, which would tell that it exists). The staff of a prefecture bureau read the cases of
+every county bureau under it, and the region bureau's all of Guangxi: read-only, for
+nobody but a county bureau keeps cases (``may_record``). Data administrators manage reference data and see case records
 only with the explicit permission ``cases.view_all_patients``. Every case-record query
 made while serving a request goes through this module (cases.models.scoping refuses
 one that did not).
@@ -25,9 +27,10 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
-from cases.models import CaseImport, MoveRequest, Notification, Patient
+from cases.models import CaseImport, MonthlyReport, MoveRequest, Notification, Patient
 from cases.models.scoping import ScopedQuerySet, unscoped
 from portal.audit import record
+from institutions.models import Region
 from portal.models import ROLE_GROUPS, AuditEvent, Bureau, Role, User
 
 Viewer = User | AnonymousUser
@@ -36,16 +39,25 @@ Record = TypeVar("Record", bound=models.Model)
 # --- case records ---------------------------------------------------------------------------
 
 
-def _bureau_of(user: Viewer) -> int | None:
-    """The bureau whose records ``user`` reads, or None for every bureau (the explicit
-    view_all_patients permission). Raises Http404 for a user who reads none."""
+def _bureaus_of(user: Viewer) -> int | QuerySet[Bureau] | None:
+    """The bureau whose records ``user`` reads (a county bureau's staff), the bureaus
+    under a prefecture or the region (their oversight), or None for every bureau (the
+    explicit view_all_patients permission). Raises Http404 for a user who reads none."""
     if not user.is_authenticated or not user.is_active:
         raise Http404
     if user.has_perm("cases.view_all_patients"):
         return None
-    if user.bureau_id is None:
+    bureau = user.bureau
+    if bureau is None:
         raise Http404
-    return user.bureau_id
+    if bureau.keeps_cases:
+        return bureau.pk
+    return area_bureaus(bureau).values("pk")
+
+
+def area_bureaus(bureau: Bureau) -> QuerySet[Bureau]:
+    """The county bureaus under ``bureau``'s division (itself, for a county bureau)."""
+    return Bureau.objects.filter(county__code__startswith=bureau.area_prefix, county__level=3)
 
 
 def records(
@@ -55,12 +67,14 @@ def records(
     patient's own, the copy each qualification, filing and transfer letter carries (see
     Qualification.bureau), or a path such as ``patient__bureau_id``."""
     try:
-        bureau = _bureau_of(user)
+        bureaus = _bureaus_of(user)
     except Http404:
         queryset = queryset.none()
     else:
-        if bureau is not None:
-            queryset = queryset.filter(**{bureau_field: bureau})
+        if isinstance(bureaus, int):
+            queryset = queryset.filter(**{bureau_field: bureaus})
+        elif bureaus is not None:
+            queryset = queryset.filter(**{f"{bureau_field}__in": bureaus})
     return _mark(queryset, f"user {user.pk}")
 
 
@@ -159,7 +173,7 @@ def may_import(user: Viewer) -> TypeGuard[User]:
     a data administrator, any bureau's."""
     if not (user.is_authenticated and user.has_perm("cases.import_cases")):
         return False
-    return bool(user.bureau_id) or user.role == Role.DATA_ADMIN
+    return keeps_cases(user) or user.role == Role.DATA_ADMIN
 
 
 def imports(user: Viewer, queryset: QuerySet[CaseImport]) -> QuerySet[CaseImport]:
@@ -194,13 +208,29 @@ def is_bureau_staff(user: Viewer) -> TypeGuard[User]:
     return bool(user.is_authenticated and user.bureau_id)
 
 
+def keeps_cases(user: Viewer) -> TypeGuard[User]:
+    """Staff of a county bureau, which keeps cases; the levels above only read them."""
+    return is_bureau_staff(user) and user.bureau is not None and user.bureau.keeps_cases
+
+
+def oversees(user: Viewer) -> TypeGuard[User]:
+    """Staff of a prefecture or the region bureau: they read the counties under it."""
+    return is_bureau_staff(user) and not keeps_cases(user)
+
+
 def may_record(user: Viewer) -> TypeGuard[User]:
-    """Clerks, reviewers and bureau administrators record case data for their bureau."""
-    return is_bureau_staff(user) and user.has_perm("cases.add_patient")
+    """Clerks, reviewers and bureau administrators of a county bureau record case data
+    for it; oversight never writes, whatever permission an account was given."""
+    return keeps_cases(user) and user.has_perm("cases.add_patient")
 
 
 def may_review(user: Viewer) -> TypeGuard[User]:
-    return is_bureau_staff(user) and user.has_perm("cases.review_qualification")
+    return keeps_cases(user) and user.has_perm("cases.review_qualification")
+
+
+def may_see_statistics(user: Viewer) -> TypeGuard[User]:
+    """Statistics and monthly reports (cases.view_statistics) of the user's own area."""
+    return is_bureau_staff(user) and user.has_perm("cases.view_statistics")
 
 
 def can_unmask(user: Viewer) -> TypeGuard[User]:
@@ -215,6 +245,30 @@ def unmasked(request: HttpRequest, what: str) -> bool:
         return False
     record(request.user, "unmask", what)
     return True
+
+
+# --- statistics and monthly reports ---------------------------------------------------------
+
+
+def statistics_areas(user: Viewer) -> QuerySet[Region]:
+    """The divisions whose figures a user may see: their bureau's own and, above a county,
+    every prefecture and county under it. None for anyone without cases.view_statistics."""
+    if not may_see_statistics(user) or user.bureau is None:
+        return Region.objects.none()
+    bureau = user.bureau
+    return Region.objects.filter(
+        code__startswith=bureau.area_prefix,
+        level__gte=bureau.level or Region.Level.COUNTY,
+        level__lte=Region.Level.COUNTY,
+        active=True,
+    ).order_by("code")
+
+
+def reports(user: Viewer, queryset: QuerySet[MonthlyReport]) -> QuerySet[MonthlyReport]:
+    """A bureau's monthly reports (报表记录), for its staff who may see statistics."""
+    if not may_see_statistics(user):
+        return queryset.none()
+    return _of_own_bureau(user, queryset, "bureau_id")
 
 
 # --- staff accounts, bureaus and the audit trail --------------------------------------------

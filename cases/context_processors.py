@@ -1,4 +1,5 @@
-"""What the navigation of every page shows: the user's unread messages."""
+"""What the navigation of every page shows: the user's unread messages, and whether the
+user's bureau keeps cases (a county's) or oversees them (a prefecture's, the region's)."""
 
 from __future__ import annotations
 
@@ -16,4 +17,4 @@ def inbox(request: HttpRequest) -> dict[str, Any]:
     if not access.is_bureau_staff(user):
         return {}
     count: Callable[[], int] = lambda: selectors.unread_count(user)  # noqa: E731
-    return {"unread_count": count}
+    return {"unread_count": count, "casework": access.keeps_cases(user)}

@@ -17,6 +17,7 @@ from cases import access, rules
 from cases.facts import today
 from cases.models import Filing, Patient, TransferLetter
 from cases.services import PolicyRefusal
+from cases.statistics import Criteria
 from institutions.models import Disease, Institution, Region
 
 
@@ -461,3 +462,88 @@ def today_initial() -> dict[str, dt.date]:
         "day": day,
         "end": day,
     }
+
+
+# --- statistics and monthly reports ---------------------------------------------------------
+
+
+def _month_choices(months: list[dt.date]) -> list[tuple[str, str]]:
+    return [(f"{m:%Y-%m}", f"{m.year}年{m.month}月") for m in reversed(months)]
+
+
+def _month(value: str) -> dt.date:
+    return dt.datetime.strptime(value, "%Y-%m").date()  # noqa: DTZ007 - a month, no time
+
+
+class StatisticsForm(forms.Form):
+    """统计分析's filters: an area the user may see, months, a disease, a scheme. Unset
+    fields take the defaults (the user's own area, the last twelve months)."""
+
+    area = forms.ChoiceField(label="地区")
+    first = forms.ChoiceField(label="起始月份")
+    last = forms.ChoiceField(label="截止月份")
+    disease = forms.ModelChoiceField(
+        queryset=Disease.objects.order_by("code"),
+        label="病种",
+        required=False,
+        empty_label="全部病种",
+        to_field_name="code",
+    )
+    insurance_type = forms.ChoiceField(
+        label="险种", choices=[("", "全部险种"), *rules.InsuranceType.choices], required=False
+    )
+
+    def __init__(self, user: Any, data: Any, months: list[dt.date]) -> None:
+        self.areas = {r.code: r for r in access.statistics_areas(user)}
+        own = user.bureau.county_id if user.bureau else ""
+        defaults = {
+            "area": own,
+            "last": f"{months[-1]:%Y-%m}",
+            "first": f"{months[max(0, len(months) - 12)]:%Y-%m}",
+        }
+        merged = {**defaults, **{k: v for k, v in (data or {}).items() if v}}
+        super().__init__(merged)
+        self.fields["area"].choices = [
+            (code, ("　" * (region.level - 1)) + region.name) for code, region in self.areas.items()
+        ]
+        months_offered = _month_choices(months)
+        self.fields["first"].choices = months_offered
+        self.fields["last"].choices = months_offered
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, last = data.get("first"), data.get("last")
+        if first and last and _month(first) > _month(last):
+            self.add_error("first", "起始月份不能晚于截止月份。")
+        return data
+
+    def criteria(self) -> Criteria:
+        data = self.cleaned_data
+        return Criteria(
+            area=self.areas[data["area"]],
+            first=_month(data["first"]),
+            last=_month(data["last"]),
+            disease=data.get("disease"),
+            insurance_type=data.get("insurance_type") or "",
+        )
+
+
+class ReportForm(forms.Form):
+    """月报: an area the user may see and a month."""
+
+    area = forms.ChoiceField(label="统计地区")
+    month = forms.ChoiceField(label="统计月份")
+
+    def __init__(self, user: Any, months: list[dt.date], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.areas = {r.code: r for r in access.statistics_areas(user)}
+        self.fields["area"].choices = [
+            (code, ("　" * (region.level - 1)) + region.name) for code, region in self.areas.items()
+        ]
+        # The last complete month first: that is the one a bureau reports.
+        complete = months[:-1] or months
+        self.fields["month"].choices = _month_choices(complete)
+        self.fields["area"].initial = user.bureau.county_id if user.bureau else ""
+
+    def cleaned_month(self) -> dt.date:
+        return _month(self.cleaned_data["month"])

@@ -9,7 +9,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
 
-from cases import delivery, facts, reminders
+from cases import delivery, facts, reminders, statistics
 from cases.models import Patient, ReminderCheck
 from portal.queue import enqueue_now
 
@@ -117,12 +117,28 @@ def apply_import(import_id: int) -> None:
 IMPORT_TASKS = {"check": check_import, "apply": apply_import}
 
 
+@shared_task(name="cases.tasks.build_report", ignore_result=True)
+def build_report(report_id: int) -> None:
+    from cases.services import reports as report_services  # noqa: PLC0415
+
+    report_services.report_build(report_id)
+
+
+@shared_task(name="cases.tasks.refresh_statistics", ignore_result=True)
+def refresh_statistics() -> str:
+    run = statistics.refresh(facts.today())
+    return f"{run.rows} figures as of {run.as_of}"
+
+
 @shared_task(name="cases.tasks.sweep", ignore_result=True)
 def sweep() -> None:
     """Enqueue again what a broker outage or a dead worker left behind."""
     from cases.services import imports  # noqa: PLC0415
+    from cases.services import reports as report_services  # noqa: PLC0415
 
     imports.requeue_stalled()
+    for report_id in report_services.queued():
+        enqueue_now(build_report, report_id)
     for import_id, phase in imports.queued():
         enqueue_now(IMPORT_TASKS[phase], import_id)
     for delivery_id in delivery.stale_or_lost():

@@ -10,6 +10,7 @@ from cases.views import (
     patients,
     qualifications,
     selections,
+    statistics,
     tools,
 )
 
@@ -53,6 +54,11 @@ urlpatterns = [
         name="institution_autocomplete",
     ),
     path("policy/", tools.policy, name="policy"),
+    path("statistics/", statistics.statistics_page, name="statistics"),
+    path("reports/", statistics.report_list, name="report_list"),
+    path("reports/<int:pk>/", statistics.report_detail, name="report_detail"),
+    path("reports/<int:pk>/progress/", statistics.report_progress, name="report_progress"),
+    path("reports/<int:pk>/download/", statistics.report_download, name="report_download"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/<int:pk>/read/", inbox.inbox_read, name="inbox_read"),
     path("inbox/read-all/", inbox.inbox_read_all, name="inbox_read_all"),

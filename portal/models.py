@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from cases import rules
+
 
 class Bureau(models.Model):
-    """A county medical-insurance bureau (医保经办机构); it serves one county (ID-6)."""
+    """A medical-insurance bureau (医疗保障局) serving one division of Guangxi. A county
+    bureau keeps its county's cases (ID-6); a prefecture or the region bureau oversees
+    the counties under it, read-only. The level is the division code's (ID-2)."""
 
     name = models.CharField("经办机构名称", max_length=100, unique=True)
+    # Named for the casework level; a prefecture or region bureau holds its division here.
     county = models.OneToOneField(
         "institutions.Region",
-        verbose_name="服务县区",
+        verbose_name="服务区划",
         on_delete=models.PROTECT,
         related_name="bureau",
-        limit_choices_to={"level": 3, "code__startswith": "45", "active": True},
+        limit_choices_to={"code__startswith": "45", "active": True},
+        help_text="县级为经办机构；地级市、自治区为监管机构（只读查看其下各县区）。",
     )
     email = models.EmailField("通知邮箱", blank=True)
     phone = models.CharField("联系电话", max_length=30, blank=True)
@@ -32,12 +39,34 @@ class Bureau(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def level(self) -> rules.DivisionLevel | None:
+        """County, prefecture or region, from the division code (ID-2)."""
+        return rules.division_level(self.county_id or "")
+
+    @property
+    def keeps_cases(self) -> bool:
+        """A county bureau records cases; the levels above only oversee them."""
+        return self.level == rules.DivisionLevel.COUNTY
+
+    @property
+    def area_prefix(self) -> str:
+        """The division codes under this bureau start with this: 45 for the region,
+        4512 for 河池市, the whole code for a county."""
+        code = self.county_id or ""
+        if self.level == rules.DivisionLevel.PROVINCE:
+            return code[:2]
+        if self.level == rules.DivisionLevel.PREFECTURE:
+            return code[:4]
+        return code
+
 
 class Role(models.TextChoices):
     CLERK = "clerk", "经办"
     REVIEWER = "reviewer", "复核"
     BUREAU_ADMIN = "bureau_admin", "经办机构管理员"
     DATA_ADMIN = "data_admin", "数据管理员"
+    SUPERVISOR = "supervisor", "监管"
 
 
 # Each role is backed by a group of the same name (created by migration 0002), so that
@@ -47,7 +76,12 @@ ROLE_GROUPS: dict[str, str] = {
     Role.REVIEWER: "复核",
     Role.BUREAU_ADMIN: "经办机构管理员",
     Role.DATA_ADMIN: "数据管理员",
+    Role.SUPERVISOR: "监管",
 }
+
+# Who works at which level: casework at a county bureau, oversight above it.
+COUNTY_ROLES = (Role.CLERK, Role.REVIEWER)
+OVERSIGHT_ROLES = (Role.SUPERVISOR,)
 
 
 def chinese_name(family: str | None, given: str | None) -> str:
@@ -80,6 +114,16 @@ class User(AbstractUser):
                 violation_error_message="经办、复核和经办机构管理员必须属于一个经办机构。",
             ),
         ]
+
+    def clean(self) -> None:
+        super().clean()
+        bureau = self.bureau if self.bureau_id else None
+        if bureau is None:
+            return
+        if self.role in COUNTY_ROLES and not bureau.keeps_cases:
+            raise ValidationError({"role": "经办、复核人员必须属于县级经办机构。"})
+        if self.role in OVERSIGHT_ROLES and bureau.keeps_cases:
+            raise ValidationError({"role": "监管人员必须属于地级市或自治区医疗保障局。"})
 
     def get_full_name(self) -> str:
         """A Chinese name: family name first, no space (韦小明)."""

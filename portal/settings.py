@@ -222,6 +222,8 @@ CASES_IMPORT_MAX_ROWS = int(os.environ.get("CASES_IMPORT_MAX_ROWS", "600000"))
 # Patients per transaction of an import's check and import: a group's reads are a few
 # queries whatever its size, so larger groups cost fewer round trips.
 CASES_IMPORT_GROUP = int(os.environ.get("CASES_IMPORT_GROUP", "1000"))
+# Months the statistics' summary table keeps (the current one and the 24 before it).
+STATISTICS_MONTHS = 25
 CASES_IMPORT_TIME_LIMIT = int(os.environ.get("CASES_IMPORT_TIME_LIMIT", str(3 * 3600)))
 CASES_IMPORT_STALLED = int(os.environ.get("CASES_IMPORT_STALLED", "600"))
 
@@ -290,6 +292,12 @@ CELERY_BEAT_SCHEDULE = {
     "daily-reminders": {
         "task": "cases.tasks.run_daily_reminders",
         "schedule": crontab(hour=8, minute=0),
+    },
+    # The statistics' summary table (cases.statistics): figures at most an hour old.
+    "refresh-statistics": {
+        "task": "cases.tasks.refresh_statistics",
+        "schedule": crontab(minute=40),
+        "options": {"expires": 3000},
     },
     # Re-enqueue what a broker outage or a dead worker left behind.
     "sweep-reminders": {

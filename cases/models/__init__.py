@@ -3,6 +3,7 @@
 from cases.models.imports import CaseImport, ImportRow
 from cases.models.moves import InsuredPeriod, MoveRequest
 from cases.models.notices import Delivery, JobRun, Notification, Reminder, ReminderCheck, SmsOutbox
+from cases.models.statistics import Figure, Measure, MonthlyReport, StatisticsRun
 from cases.models.records import (
     DateRange,
     Filing,
@@ -17,10 +18,13 @@ __all__ = [
     "CaseImport",
     "DateRange",
     "Delivery",
+    "Figure",
     "Filing",
     "ImportRow",
     "InsuredPeriod",
     "JobRun",
+    "Measure",
+    "MonthlyReport",
     "MoveRequest",
     "Notification",
     "Patient",
@@ -30,5 +34,6 @@ __all__ = [
     "ResidentIdValid",
     "Selection",
     "SmsOutbox",
+    "StatisticsRun",
     "TransferLetter",
 ]

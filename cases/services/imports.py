@@ -41,6 +41,8 @@ def import_upload(
     bureau = by.bureau or bureau
     if bureau is None:
         raise ImportRefused("请选择导入哪个经办机构的业务档案。")
+    if not bureau.keeps_cases:
+        raise ImportRefused("只能导入县级经办机构的业务档案。")
     return CaseImport.objects.create(
         bureau=bureau,
         created_by=by,

@@ -88,7 +88,10 @@ def move_request(
     moved_out = patient.moved_out_on is not None
     violations = moves.check_move_request(
         owned_here=bureau is not None and patient.bureau_id == bureau.pk and not moved_out,
-        region_served=bool(region and bureau and region.code == bureau.county_id),
+        # MV-1 with ID-6: only a county bureau keeps cases; its own county.
+        region_served=bool(
+            region and bureau and bureau.keeps_cases and region.code == bureau.county_id
+        ),
         effective=effective,
         voucher=voucher,
         today=today,

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from cases import access, facts, rules, selectors
 from cases.models import Patient
@@ -47,6 +47,9 @@ def dashboard(request: StaffRequest) -> HttpResponse:
     if not access.is_bureau_staff(request.user):
         # Data administrators work in the admin site; they get a page of links.
         return render(request, "portal/welcome.html")
+    if access.oversees(request.user):
+        # A prefecture or the region bureau keeps no queues: its work is the figures.
+        return redirect("statistics")
     return _bureau_dashboard(request)
 
 

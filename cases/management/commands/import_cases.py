@@ -72,7 +72,7 @@ class Command(BaseCommand):
         if user is None or not user.is_active:
             raise CommandError(f"没有用户 {username}。")
         bureau = Bureau.objects.filter(county_id=county).first()
-        if bureau is None:
+        if bureau is None or not bureau.keeps_cases:
             raise CommandError(f"没有区划代码为 {county} 的经办机构。")
         if user.bureau_id is not None and user.bureau_id != bureau.pk:
             raise CommandError(f"用户 {username} 不属于区划代码为 {county} 的经办机构。")
