@@ -19,9 +19,11 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db.models import Max, Min
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cases.facts import today
 from cases.models import Filing, Patient, Qualification
-from institutions.models import Institution
-from portal.models import Role, User
+from institutions.models import Institution, Region
+from portal.models import Bureau, Role, User
+from portal.services import user_sync_role
 
 
 def _sample_rows(model: Any, count: int, rng: random.Random, **filters: Any) -> list[Any]:
@@ -115,6 +117,41 @@ def _clerk_samples(clerk: Any, count: int, rng: random.Random) -> dict[str, Any]
     }
 
 
+def _supervisor(code: str) -> Any:
+    """The oversight user of the bureau of division ``code`` (a prefecture, the region)."""
+    division = Region.objects.get(code=code)
+    bureau, _ = Bureau.objects.get_or_create(
+        county=division, defaults={"name": f"{division.name}医疗保障局"}
+    )
+    user, _ = User.objects.update_or_create(
+        username=f"bench_supervisor_{code}",
+        defaults={"role": Role.SUPERVISOR, "bureau": bureau, "is_staff": False},
+    )
+    user_sync_role(user=user)
+    return user
+
+
+def _statistics(clerk: Any, samples: int) -> dict[str, Any]:
+    """Sessions of the three levels — the first clerk's county, its prefecture, the
+    region — and the filters a supervisor tries, in turn."""
+    county = clerk.bureau.county_id
+    prefecture = county[:4] + "00"
+    this_month = today().replace(day=1)
+    quarter = f"first={this_month.year}-{max(1, this_month.month - 2):02d}"
+    variants = ["", "?insurance_type=310", "?disease=M03900", f"?{quarter}", "?disease=M01600"]
+    paths = [f"/statistics/{variants[i % len(variants)]}" for i in range(samples)]
+    below = {"prefecture": f"?area={county}", "region": f"?area={prefecture}"}
+    return {
+        "statistics_sessions": {
+            "county": _session_for(clerk),
+            "prefecture": _session_for(_supervisor(prefecture)),
+            "region": _session_for(_supervisor("450000")),
+        },
+        "statistics_paths": paths,
+        "statistics_below": below,
+    }
+
+
 def prepare(clerks: int, samples: int, seed: int = 8) -> dict[str, Any]:
 
     rng = random.Random(seed)  # noqa: S311 - sampling, not secrets
@@ -123,6 +160,8 @@ def prepare(clerks: int, samples: int, seed: int = 8) -> dict[str, Any]:
         .select_related("bureau")
         .order_by("username")[:clerks]
     )
+    for clerk in clerk_users:  # a database seeded before roles were synced there
+        user_sync_role(user=clerk)
     # The first clerk is measured page by page; all of them make the concurrent load.
     first = _clerk_samples(clerk_users[0], samples, rng)
     crowd = [first] + [_clerk_samples(c, min(samples, 20), rng) for c in clerk_users[1:]]
@@ -165,4 +204,5 @@ def prepare(clerks: int, samples: int, seed: int = 8) -> dict[str, Any]:
         ),
         "changelists": changelists,
         "keyed_changelists": keyed,
+        **_statistics(clerk_users[0], samples),
     }

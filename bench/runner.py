@@ -116,6 +116,8 @@ class ScaleResult:
     stock: dict[str, Sample] = field(default_factory=dict)
     locust: dict[str, Any] = field(default_factory=dict)
     reminders: list[dict[str, Any]] = field(default_factory=list)
+    statistics: dict[str, Any] = field(default_factory=dict)
+    statistics_pages: dict[str, Sample] = field(default_factory=dict)
 
 
 # --- databases -----------------------------------------------------------------------------
@@ -493,6 +495,27 @@ def _imports(result: dict[str, Any] | None) -> list[str]:
 # --- one scale -------------------------------------------------------------------------------
 
 
+def bench_statistics(env: dict[str, str], folder: Path, log: Any) -> dict[str, Any]:
+    """The summary table rebuilt and the region's monthly report built, timed."""
+    path = folder / "statistics.json"
+    manage(["bench_statistics", str(path)], env)
+    figures: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    log(f"  statistics: {figures}")
+    return figures
+
+
+def measure_statistics(server: Gunicorn, fx: dict[str, Any], result: ScaleResult, log: Any) -> None:
+    """统计分析 for a county's clerk, a prefecture's and the region's supervisor."""
+    for level, session in fx["statistics_sessions"].items():
+        paths = list(fx["statistics_paths"])
+        if level in fx["statistics_below"]:  # every other request a smaller area
+            below = fx["statistics_below"][level]
+            paths = [p if i % 2 else f"/statistics/{below}" for i, p in enumerate(paths)]
+        sample = measure(Client(server.port, session), paths)
+        result.statistics_pages[level] = sample
+        log(f"  statistics {level}: p95 {sample.pct(95):.1f} ms")
+
+
 def bench_scale(patients: int, opts: argparse.Namespace, log: Any) -> ScaleResult:
     result = ScaleResult(patients)
     log(f"{patients:,} patients")
@@ -506,6 +529,7 @@ def bench_scale(patients: int, opts: argparse.Namespace, log: Any) -> ScaleResul
     manage(["bench_fixtures", str(opts.users), str(opts.samples), str(fixtures_path)], env)
     fx = json.loads(fixtures_path.read_text(encoding="utf-8"))
     result.counts = {k: fx[k] for k in ("patients", "filings", "institutions")}
+    result.statistics = bench_statistics(env, fixtures_path.parent, log)
     server = Gunicorn(env, opts.workers)
     try:
         clerk = Client(server.port, fx["session"])
@@ -517,6 +541,7 @@ def bench_scale(patients: int, opts: argparse.Namespace, log: Any) -> ScaleResul
         export.rows = body.get("/patients/?export=csv", Sample()).count(b"\n") - 1
         result.pages["export"] = export
         log(f"  export: {export.rows} rows, p95 {export.pct(95):.1f} ms")
+        measure_statistics(server, fx, result, log)
         admin_client = Client(server.port, fx["admin_session"])
         for key, terms in sorted(fx["changelists"].items()):
             # The portal's own admins search by the key their form keeps the term under;
@@ -758,6 +783,70 @@ def _reminder_job(results: list[ScaleResult], largest: ScaleResult) -> list[str]
     return lines
 
 
+STATISTICS_TARGETS = {"county": 100, "prefecture": None, "region": 300}
+STATISTICS_LABELS = {
+    "county": "县区（经办人员）",
+    "prefecture": "地市（监管）",
+    "region": "全区（监管）",
+}
+REPORT_TARGET_SECONDS = 60
+
+
+def _statistics(results: list[ScaleResult], largest: ScaleResult) -> list[str]:
+    measured = [r for r in results if r.statistics]
+    if not measured:
+        return []
+    lines = [
+        "",
+        "## 统计分析与月报（cases.statistics）",
+        "",
+        "统计页读取每小时由后台任务重建的汇总表（`cases_figure`：按月份、县区经办机构、病种、险种"
+        "汇总的计数），不在请求中清点数百万行。每个级别 "
+        f"{len(largest.statistics_pages.get('region', Sample()).ms)} 次请求，轮换病种、险种、"
+        "统计期筛选，地市、全区用户每隔一次改查下一级地区。",
+        "",
+        "| | 目标 | " + " | ".join(f"{r.patients:,}" for r in measured) + " |",
+        "|---|---:|" + "---:|" * len(measured),
+    ]
+    for level, label in STATISTICS_LABELS.items():
+        target = STATISTICS_TARGETS[level]
+        cells = []
+        for r in measured:
+            sample = r.statistics_pages.get(level)
+            if not sample or not sample.ms:
+                cells.append("–")
+                continue
+            ok = (
+                ""
+                if target is None or r is not largest
+                else " " + verdict(sample.pct(95) <= target)
+            )
+            cells.append(
+                f"{fmt(sample.pct(50))} / {fmt(sample.pct(95))}{ok}（{sample.query_range} 条 SQL）"
+            )
+        lines.append(
+            f"| 统计分析页 {label}：p50 / p95 ms | {'≤ ' + str(target) if target else '–'} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    rows = [r.statistics for r in measured]
+    lines.append(
+        "| 重建汇总表（秒） | – | " + " | ".join(fmt(s["refresh_seconds"]) for s in rows) + " |"
+    )
+    lines.append("| 汇总表行数 | – | " + " | ".join(f"{s['figures']:,}" for s in rows) + " |")
+    report_cells = []
+    for r in measured:
+        seconds = r.statistics["report_seconds"]
+        ok = " " + verdict(seconds <= REPORT_TARGET_SECONDS) if r is largest else ""
+        report_cells.append(f"{fmt(seconds, 2)}{ok}")
+    lines.append(
+        f"| 全区上月月报生成（秒，Celery 任务同一代码） | ≤ {REPORT_TARGET_SECONDS} | "
+        + " | ".join(report_cells)
+        + " |"
+    )
+    return lines
+
+
 def report(
     results: list[ScaleResult],
     opts: argparse.Namespace,
@@ -770,6 +859,7 @@ def report(
     lines += _admin_lists(results, largest)
     lines += _locust(results, largest, opts)
     lines += _reminder_job(results, largest)
+    lines += _statistics(results, largest)
     lines += _imports(imported)
     return "\n".join(lines) + "\n"
 
@@ -823,8 +913,18 @@ def main(argv: list[str] | None = None) -> int:
         failed = [
             f"{r.patients}:{name}"
             for r in results
-            for name, sample in [*r.pages.items(), *r.admin.items(), *r.stock.items()]
+            for name, sample in [
+                *r.pages.items(),
+                *r.admin.items(),
+                *r.stock.items(),
+                *r.statistics_pages.items(),
+            ]
             if sample.errors or not sample.ms
+        ]
+        failed += [
+            f"{r.patients}:monthly report"
+            for r in results
+            if r.statistics and r.statistics["report_status"] != "done"
         ]
         failed += [f"{r.patients}:locust" for r in results if r.locust.get("failures")]
         if failed:

@@ -24,6 +24,7 @@ from pypinyin import Style, pinyin
 from cases import rules
 from institutions.models import Disease, Institution, Region
 from portal.models import Bureau, Role, User
+from portal.services import user_sync_role
 
 SURNAMES = "韦覃黄蓝莫陆梁蒙廖罗李王张刘陈杨吴周韩曾单潘谢卢何冯邓苏"
 GIVEN = "华明芳军丽强敏平秀英伟静玲桂林兰春海红建国志勇新荣金凤云文萍霞燕丹宁彬"
@@ -164,6 +165,8 @@ class Seeder:
                 username=f"scale_reviewer_{county}",
                 defaults={"role": Role.REVIEWER, "bureau": bureau},
             )
+            for user in (clerk, reviewer):  # the role's group and its permissions
+                user_sync_role(user=user)
             staff[county] = (bureau.pk, clerk.pk, reviewer.pk)
         return staff
 

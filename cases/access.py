@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeGuard, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.db import models
@@ -29,9 +29,9 @@ from django.http import Http404, HttpRequest
 
 from cases.models import CaseImport, MonthlyReport, MoveRequest, Notification, Patient
 from cases.models.scoping import ScopedQuerySet, unscoped
-from portal.audit import record
 from institutions.models import Region
-from portal.models import ROLE_GROUPS, AuditEvent, Bureau, Role, User
+from portal.audit import record
+from portal.models import ROLE_GROUPS, AuditEvent, Bureau, Role, User, role_fits
 
 Viewer = User | AnonymousUser
 Record = TypeVar("Record", bound=models.Model)
@@ -39,7 +39,7 @@ Record = TypeVar("Record", bound=models.Model)
 # --- case records ---------------------------------------------------------------------------
 
 
-def _bureaus_of(user: Viewer) -> int | QuerySet[Bureau] | None:
+def _bureaus_of(user: Viewer) -> int | QuerySet[Bureau, Any] | None:
     """The bureau whose records ``user`` reads (a county bureau's staff), the bureaus
     under a prefecture or the region (their oversight), or None for every bureau (the
     explicit view_all_patients permission). Raises Http404 for a user who reads none."""
@@ -327,7 +327,12 @@ def may_grant(actor: Viewer, permissions: set[str]) -> bool:
 
 
 def grantable_roles(actor: Viewer) -> list[Role]:
-    return [role for role in Role if may_grant(actor, role_permissions(role))]
+    """Roles whose permissions ``actor`` holds; a bureau administrator's, only those that
+    work at their bureau's level (casework at a county, oversight above it)."""
+    roles = [role for role in Role if may_grant(actor, role_permissions(role))]
+    if is_bureau_admin(actor) and actor.bureau is not None:
+        roles = [role for role in roles if role_fits(role, actor.bureau)]
+    return roles
 
 
 def grantable_permissions(actor: Viewer) -> QuerySet[Permission]:

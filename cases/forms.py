@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import Q
@@ -479,18 +479,22 @@ class StatisticsForm(forms.Form):
     """统计分析's filters: an area the user may see, months, a disease, a scheme. Unset
     fields take the defaults (the user's own area, the last twelve months)."""
 
-    area = forms.ChoiceField(label="地区")
-    first = forms.ChoiceField(label="起始月份")
-    last = forms.ChoiceField(label="截止月份")
+    area = forms.ChoiceField(label="地区", widget=FastSelect)
+    first = forms.ChoiceField(label="起始月份", widget=FastSelect)
+    last = forms.ChoiceField(label="截止月份", widget=FastSelect)
     disease = forms.ModelChoiceField(
         queryset=Disease.objects.order_by("code"),
         label="病种",
         required=False,
         empty_label="全部病种",
         to_field_name="code",
+        widget=FastSelect,
     )
     insurance_type = forms.ChoiceField(
-        label="险种", choices=[("", "全部险种"), *rules.InsuranceType.choices], required=False
+        label="险种",
+        choices=[("", "全部险种"), *rules.InsuranceType.choices],
+        required=False,
+        widget=FastSelect,
     )
 
     def __init__(self, user: Any, data: Any, months: list[dt.date]) -> None:
@@ -503,15 +507,20 @@ class StatisticsForm(forms.Form):
         }
         merged = {**defaults, **{k: v for k, v in (data or {}).items() if v}}
         super().__init__(merged)
-        self.fields["area"].choices = [
+        cast(forms.ChoiceField, self.fields["area"]).choices = [
             (code, ("　" * (region.level - 1)) + region.name) for code, region in self.areas.items()
         ]
         months_offered = _month_choices(months)
-        self.fields["first"].choices = months_offered
-        self.fields["last"].choices = months_offered
+        cast(forms.ChoiceField, self.fields["first"]).choices = months_offered
+        cast(forms.ChoiceField, self.fields["last"]).choices = months_offered
+        for name, field in self.fields.items():  # rendered without crispy: a hot page
+            field.widget.attrs["class"] = "form-select"
+            if self.has_error(name):
+                field.widget.attrs["class"] += " is-invalid"
+                field.widget.attrs["aria-describedby"] = f"id_{name}-error"
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         first, last = data.get("first"), data.get("last")
         if first and last and _month(first) > _month(last):
             self.add_error("first", "起始月份不能晚于截止月份。")
@@ -531,18 +540,18 @@ class StatisticsForm(forms.Form):
 class ReportForm(forms.Form):
     """月报: an area the user may see and a month."""
 
-    area = forms.ChoiceField(label="统计地区")
-    month = forms.ChoiceField(label="统计月份")
+    area = forms.ChoiceField(label="统计地区", widget=FastSelect)
+    month = forms.ChoiceField(label="统计月份", widget=FastSelect)
 
     def __init__(self, user: Any, months: list[dt.date], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.areas = {r.code: r for r in access.statistics_areas(user)}
-        self.fields["area"].choices = [
+        cast(forms.ChoiceField, self.fields["area"]).choices = [
             (code, ("　" * (region.level - 1)) + region.name) for code, region in self.areas.items()
         ]
         # The last complete month first: that is the one a bureau reports.
         complete = months[:-1] or months
-        self.fields["month"].choices = _month_choices(complete)
+        cast(forms.ChoiceField, self.fields["month"]).choices = _month_choices(complete)
         self.fields["area"].initial = user.bureau.county_id if user.bureau else ""
 
     def cleaned_month(self) -> dt.date:

@@ -19,7 +19,7 @@ from portal.spreadsheets import display_width, escape_cell
 TITLE = Font(bold=True, size=14)
 BOLD = Font(bold=True)
 # Characters a sheet's name may not hold, and its length (Excel).
-SHEET_NAME_FORBIDDEN = str.maketrans({c: "" for c in "[]:*?/\\"})
+SHEET_NAME_FORBIDDEN = str.maketrans(dict.fromkeys("[]:*?/\\", ""))
 SHEET_NAME_LENGTH = 31
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - the SQL below names the models' own tables; every value is a parameter.
 """Statistics above the county (统计分析): the summary table's rebuild and its reading.
 
 The figures are counted from the records' dates, as every rule is (POLICY.md, Dates): a
@@ -26,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from cases import rules
+from cases import facts, rules
 from cases.models import (
     Figure,
     Filing,
@@ -183,8 +184,6 @@ GROUP BY 1, 2, 4, 5;
 
 def refresh(today: dt.date | None = None) -> StatisticsRun:
     """Rebuild the summary table as of ``today`` (the job's day), in one transaction."""
-    from cases import facts
-
     today = today or facts.today()
     months = window(today)
     params: dict[str, Any] = {
@@ -304,8 +303,8 @@ def _base(criteria: Criteria, bureaus: QuerySet[Bureau]) -> QuerySet[Figure]:
     return figures
 
 
-def _change(now: int, before: int) -> str:
-    return f"{now - before:+d}"
+def _change(now: int, before: int) -> int:
+    return now - before
 
 
 def tables(criteria: Criteria) -> Statistics:
@@ -357,9 +356,7 @@ def tables(criteria: Criteria) -> Statistics:
         flows[measure, month] = n
     review: dict[dt.date, dict[int, int]] = defaultdict(dict)
     for month, key, n in (
-        figures.filter(
-            measure=Measure.REVIEW_DAYS, month__gte=criteria.first, month__lte=last
-        )
+        figures.filter(measure=Measure.REVIEW_DAYS, month__gte=criteria.first, month__lte=last)
         .values_list("month", "key")
         .annotate(n=Sum("value"))
     ):
@@ -375,7 +372,7 @@ def tables(criteria: Criteria) -> Statistics:
             | Q(code__in={c[:4] + "00" for c in counties.values()})
         ).values_list("code", "name")
     )
-    months = [m for m in _months(criteria.first, last)]
+    months = list(_months(criteria.first, last))
     return Statistics(
         criteria=criteria,
         run=latest_run(),
@@ -403,7 +400,9 @@ def _disease_table(counts: dict[int, list[int]], diseases: dict[int, Disease]) -
         ((diseases[k], v) for k, v in counts.items() if k in diseases),
         key=lambda item: (-item[1][1], item[0].code),
     )
-    rows = [[d.code, d.name, now, before, _change(now, before)] for d, (before, now) in ordered]
+    rows: list[list[Any]] = [
+        [d.code, d.name, now, before, _change(now, before)] for d, (before, now) in ordered
+    ]
     return Table(
         name="diseases",
         title="有效门特资格（按病种）",
@@ -417,13 +416,19 @@ def _disease_table(counts: dict[int, list[int]], diseases: dict[int, Disease]) -
 def _county_table(
     counts: dict[int, list[int]], counties: dict[int, str], names: dict[str, str], area: Region
 ) -> Table:
-    rows = []
+    rows: list[list[Any]] = []
     chart: dict[str, int] = defaultdict(int)
     for bureau, county in sorted(counties.items(), key=lambda item: item[1]):
         before, now = counts.get(bureau, [0, 0])
         prefecture = county[:4] + "00"
         rows.append(
-            [names.get(prefecture, ""), names.get(county, county), now, before, _change(now, before)]
+            [
+                names.get(prefecture, ""),
+                names.get(county, county),
+                now,
+                before,
+                _change(now, before),
+            ]
         )
         chart[sub_area_code(county, area)] += now
     return Table(
@@ -437,9 +442,11 @@ def _county_table(
 
 
 def _monthly_table(
-    months: list[dt.date], flows: dict[tuple[str, dt.date], int], review: dict[dt.date, dict[int, int]]
+    months: list[dt.date],
+    flows: dict[tuple[str, dt.date], int],
+    review: dict[dt.date, dict[int, int]],
 ) -> Table:
-    rows = []
+    rows: list[list[Any]] = []
     for month in months:
         middle = median(review.get(month, {}))
         rows.append(
@@ -462,7 +469,7 @@ def _monthly_table(
 
 
 def _scope_table(keyed: dict[tuple[str, str], list[int]]) -> Table:
-    rows = []
+    rows: list[list[Any]] = []
     for scope in rules.SelectionScope:
         before, now = keyed.get((Measure.SELECTIONS, scope.value), [0, 0])
         rows.append([scope.label, now, before, _change(now, before)])
@@ -483,7 +490,7 @@ def _filing_table(keyed: dict[tuple[str, str], list[int]], names: dict[str, str]
         if measure == Measure.FILINGS and now:
             province, kind = key.split(":")
             by_province[province][kind] = now
-    rows = []
+    rows: list[list[Any]] = []
     for province, kinds in sorted(by_province.items(), key=lambda item: -sum(item[1].values())):
         long_term = kinds.get(rules.FilingType.LONG_TERM.value, 0)
         temporary = kinds.get(rules.FilingType.TEMPORARY.value, 0)
@@ -500,9 +507,11 @@ def _filing_table(keyed: dict[tuple[str, str], list[int]], names: dict[str, str]
 
 
 def _expiring_table(keyed: dict[tuple[str, str], list[int]]) -> Table:
-    rows = []
+    rows: list[list[Any]] = []
     for kind, label in EXPIRING_KINDS.items():
-        counts = [keyed.get((Measure.EXPIRING, f"{kind}:{days}"), [0, 0])[1] for days in EXPIRING_DAYS]
+        counts = [
+            keyed.get((Measure.EXPIRING, f"{kind}:{days}"), [0, 0])[1] for days in EXPIRING_DAYS
+        ]
         rows.append([label, *counts])
     return Table(
         name="expiring",
@@ -516,7 +525,7 @@ def _expiring_table(keyed: dict[tuple[str, str], list[int]]) -> Table:
 
 
 def _reminder_table(months: list[dt.date], flows: dict[tuple[str, dt.date], int]) -> Table:
-    rows = [
+    rows: list[list[Any]] = [
         [
             f"{month:%Y-%m}",
             flows.get((Measure.REMINDERS_SENT, month), 0),

@@ -89,6 +89,15 @@ def chinese_name(family: str | None, given: str | None) -> str:
     return f"{(family or '').strip()}{(given or '').strip()}"
 
 
+def role_fits(role: str, bureau: Bureau) -> bool:
+    """Casework roles belong to a county bureau, oversight above it."""
+    if role in COUNTY_ROLES:
+        return bureau.keeps_cases
+    if role in OVERSIGHT_ROLES:
+        return not bureau.keeps_cases
+    return True
+
+
 class User(AbstractUser):
     """A staff user. Everyone but a data administrator works for exactly one bureau."""
 
@@ -118,12 +127,11 @@ class User(AbstractUser):
     def clean(self) -> None:
         super().clean()
         bureau = self.bureau if self.bureau_id else None
-        if bureau is None:
+        if bureau is None or role_fits(self.role, bureau):
             return
-        if self.role in COUNTY_ROLES and not bureau.keeps_cases:
+        if self.role in COUNTY_ROLES:
             raise ValidationError({"role": "经办、复核人员必须属于县级经办机构。"})
-        if self.role in OVERSIGHT_ROLES and bureau.keeps_cases:
-            raise ValidationError({"role": "监管人员必须属于地级市或自治区医疗保障局。"})
+        raise ValidationError({"role": "监管人员必须属于地级市或自治区医疗保障局。"})
 
     def get_full_name(self) -> str:
         """A Chinese name: family name first, no space (韦小明)."""

@@ -97,6 +97,24 @@ def other_clerk(other_bureau: Bureau) -> User:
 
 
 @pytest.fixture
+def hechi_supervisor(regions: None) -> User:
+    """Oversight: 河池市医疗保障局 reads every county of 河池 (金城江区 among them)."""
+    return make_user("hechi_supervisor", Role.SUPERVISOR, make_bureau("451200"))
+
+
+@pytest.fixture
+def liuzhou_supervisor(regions: None) -> User:
+    """Oversight of another prefecture: 柳州市医疗保障局."""
+    return make_user("liuzhou_supervisor", Role.SUPERVISOR, make_bureau("450200"))
+
+
+@pytest.fixture
+def region_supervisor(regions: None) -> User:
+    """Oversight of all Guangxi: 广西壮族自治区医疗保障局."""
+    return make_user("region_supervisor", Role.SUPERVISOR, make_bureau("450000"))
+
+
+@pytest.fixture
 def data_admin(regions: None) -> User:
     return make_user("dataadmin", Role.DATA_ADMIN, None)
 

@@ -13,12 +13,13 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from cases import facts
+from cases import facts, statistics
 from cases.imports import workbooks
 from cases.models import Notification
 from cases.services.imports import import_check, import_upload
 from cases.services.moves import move_accept, move_refuse, move_request
 from cases.services.qualifications import qualification_apply
+from cases.services.reports import report_build, report_request
 from institutions.models import Disease, Region
 from portal.models import Role
 from tests import factories
@@ -65,12 +66,18 @@ def records(clerk, reviewer, bureau_admin):
     case_import = import_upload(by=clerk, file_name="档案.xlsx", data=workbooks.template())
     import_check(case_import.pk)
     move = ask_to_move(case["patient"])
+    statistics.refresh(TODAY)
+    report = report_request(
+        by=clerk, area=Region.objects.get(code="451202"), month=TODAY.replace(day=1)
+    )
+    report_build(report.pk)
     return {
         **case,
         "submitted": submitted,
         "notification": note,
         "import": case_import,
         "move": move,
+        "report": report,
     }
 
 
@@ -110,6 +117,10 @@ MATRIX = {
     "import_review": ("import", 405, 405, 405),
     "move_detail": ("move", 200, 200, 200),
     "patient_move_out": ("patient", 200, 200, 200),
+    # A bureau's monthly reports, for its staff.
+    "report_detail": ("report", 200, 200, 200),
+    "report_progress": ("report", 200, 200, 200),
+    "report_download": ("report", 200, 200, 200),
     # The inbox is per user: only its owner reaches a message, and only by POST.
     "inbox_read": ("notification", 405, 404, 404),
 }
@@ -191,6 +202,10 @@ PAGES = {
     ("inbox_read_all", ""): (405, 405, 405, 405),
     ("move_list", ""): (200, 200, 200, 403),
     ("move_new", ""): (200, 200, 200, 403),
+    ("statistics", ""): (200, 200, 200, 403),
+    ("statistics", "?area=451202&table=diseases&export=csv"): (200, 200, 200, 403),
+    ("statistics", "?table=counties&export=xlsx"): (200, 200, 200, 403),
+    ("report_list", ""): (200, 200, 200, 403),
 }
 
 

@@ -3,7 +3,6 @@
 from cases.models.imports import CaseImport, ImportRow
 from cases.models.moves import InsuredPeriod, MoveRequest
 from cases.models.notices import Delivery, JobRun, Notification, Reminder, ReminderCheck, SmsOutbox
-from cases.models.statistics import Figure, Measure, MonthlyReport, StatisticsRun
 from cases.models.records import (
     DateRange,
     Filing,
@@ -13,6 +12,7 @@ from cases.models.records import (
     Selection,
     TransferLetter,
 )
+from cases.models.statistics import Figure, Measure, MonthlyReport, StatisticsRun
 
 __all__ = [
     "CaseImport",

@@ -28,7 +28,7 @@ def report_request(*, by: User, area: Region, month: dt.date) -> MonthlyReport:
     """Queue the report of ``area`` (one the user may see) for ``month``."""
     from cases.tasks import build_report  # noqa: PLC0415 - the task calls back into here
 
-    if not access.statistics_areas(by).filter(pk=area.pk).exists():
+    if by.bureau is None or not access.statistics_areas(by).filter(pk=area.pk).exists():
         raise ReportRefused("只能生成本机构所辖地区的月报。")
     if month not in statistics.window(facts.today()):
         raise ReportRefused("统计月份超出统计数据保存的范围。")

@@ -34,13 +34,32 @@ class StaffRequest(HttpRequest):
 View = Callable[..., HttpResponse]
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def reads_by_post(view: View) -> View:
+    """Marks a page that posts only to read (a search's terms, a settlement check's
+    question): oversight may post to it."""
+    view.reads_by_post = True  # type: ignore[attr-defined]
+    return view
+
+
 def bureau_staff(view: View) -> View:
-    """Pages for the staff of a bureau (reading); other users get a 403."""
+    """Pages for the staff of a bureau (reading); other users get a 403. Oversight (a
+    prefecture's or the region's staff) reads only: a POST is refused unless the page
+    posts to read."""
+    posts_to_read = getattr(view, "reads_by_post", False)
 
     @wraps(view)
     def wrapper(request: StaffRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not access.is_bureau_staff(request.user):
             raise PermissionDenied("此页面仅供经办机构工作人员使用。")
+        if (
+            request.method not in SAFE_METHODS
+            and not posts_to_read
+            and access.oversees(request.user)
+        ):
+            raise PermissionDenied("地级市、自治区医疗保障局只查看、不经办业务档案。")
         return view(request, *args, **kwargs)
 
     return wrapper

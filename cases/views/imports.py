@@ -33,7 +33,9 @@ class UploadForm(forms.Form):
     """The file; and for a data administrator, whose records it holds."""
 
     bureau = forms.ModelChoiceField(
-        queryset=Bureau.objects.filter(county__level=3).select_related("county").order_by("county_id"),
+        queryset=Bureau.objects.filter(county__level=3)
+        .select_related("county")
+        .order_by("county_id"),
         label="经办机构",
         empty_label="请选择经办机构",
     )

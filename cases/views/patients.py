@@ -26,6 +26,7 @@ from cases.views.common import (
     bureau_staff,
     export,
     list_query,
+    reads_by_post,
     recent,
     recorder,
     remember_patient,
@@ -125,6 +126,7 @@ SORTABLE = [
 
 
 @bureau_staff
+@reads_by_post
 def patient_search(request: StaffRequest) -> HttpResponse:
     if request.method == "POST":
         form = SearchForm(request.POST)

@@ -53,8 +53,13 @@ def statistics_page(request: StaffRequest) -> HttpResponse:
         {
             "form": form,
             "figures": figures,
-            "charts": [
-                (t, charts.bars(t.chart, t.series)) for t in (figures.tables if figures else [])
+            "sections": [
+                (
+                    t,
+                    charts.svg(charts.bars(t.chart, t.series), t.title) if t.chart else "",
+                    charts.table(t.headers, t.rows, f"table-{t.name}"),
+                )
+                for t in (figures.tables if figures else [])
             ],
             "query": query.urlencode(),
         },
@@ -112,7 +117,6 @@ def _report(request: StaffRequest, pk: int) -> MonthlyReport:
     return found
 
 
-@require_GET
 @statistician
 def report_detail(request: StaffRequest, pk: int) -> HttpResponse:
     report = _report(request, pk)
@@ -121,13 +125,13 @@ def report_detail(request: StaffRequest, pk: int) -> HttpResponse:
         "cases/report_detail.html",
         {
             "report": report,
-            "running": report.status in (MonthlyReport.Status.QUEUED, MonthlyReport.Status.BUILDING),
+            "running": report.status
+            in (MonthlyReport.Status.QUEUED, MonthlyReport.Status.BUILDING),
             "progress_url": reverse("report_progress", args=[report.pk]),
         },
     )
 
 
-@require_GET
 @statistician
 def report_progress(request: StaffRequest, pk: int) -> JsonResponse:
     report = _report(request, pk)
@@ -142,7 +146,6 @@ def report_progress(request: StaffRequest, pk: int) -> JsonResponse:
     )
 
 
-@require_GET
 @statistician
 def report_download(request: StaffRequest, pk: int) -> HttpResponse:
     """The workbook exactly as it was built (recorded in the audit log as an export)."""
@@ -152,4 +155,4 @@ def report_download(request: StaffRequest, pk: int) -> HttpResponse:
         return redirect("report_detail", pk=report.pk)
     data = MonthlyReport.objects.values_list("data", flat=True).get(pk=report.pk)
     record_export(request.user, f"月报 #{report.pk} {report.file_name}", 1, unmasked=False)
-    return workbook(bytes(data), report.file_name.removesuffix(".xlsx"))
+    return workbook(bytes(data or b""), report.file_name.removesuffix(".xlsx"))

@@ -14,11 +14,12 @@ from cases.forms import FinderForm, SettlementForm, rule_link, today_initial
 from cases.models import Patient
 from cases.policy_catalog import SECTIONS
 from cases.settlement import settlement_check
-from cases.views.common import StaffRequest, bureau_staff
+from cases.views.common import StaffRequest, bureau_staff, reads_by_post
 from institutions.parameters import SPECS, parameters_on
 
 
 @bureau_staff
+@reads_by_post
 def settlement(request: StaffRequest) -> HttpResponse:
     # A patient page links here by id (pid), so no full ID number travels in a URL.
     linked = None

@@ -17,10 +17,11 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cases import facts
+from cases import facts, statistics
 from cases.models import Notification
 from cases.services.imports import import_check, import_upload
-from institutions.models import Institution
+from cases.services.reports import report_build, report_request
+from institutions.models import Institution, Region
 from tests import factories
 from tests.browser.test_journey import ARGS, CHROMIUM
 from tests.cases.test_imports import ID2, PATIENT, full_book
@@ -92,6 +93,14 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
         )
         import_check(case_import.pk)
     move = ask_to_move(patient)
+    statistics.refresh(today)
+    report = report_request(
+        by=clerk, area=Region.objects.get(code="451202"), month=today.replace(day=1)
+    )
+    report_build(report.pk)
+    queued = report_request(
+        by=clerk, area=Region.objects.get(code="451202"), month=today.replace(day=1)
+    )
 
     p = f"/patients/{patient.pk}"
     pages = [
@@ -123,6 +132,11 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
         f"/institutions/finder/?destination=440100&disease="
         f"{qualification.disease_id}&patient={patient.pk}",
         "/policy/",
+        "/statistics/",
+        "/statistics/?first=2026-10&last=2026-01&area=999999",
+        "/reports/",
+        f"/reports/{report.pk}/",
+        f"/reports/{queued.pk}/",
         "/inbox/",
         "/moves/",
         "/moves/new/",

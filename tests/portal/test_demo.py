@@ -21,7 +21,13 @@ def test_demo_data_loads_once_with_every_state(regions):
     call_command("load_demo_data", "--quiet-accounts", stdout=io.StringIO())
     assert (Bureau.objects.count(), Institution.objects.count(), Patient.objects.count()) == counts
 
-    assert Bureau.objects.count() == 21
+    assert Bureau.objects.filter(county__level=3).count() == 21
+    assert Bureau.objects.count() == 24  # and 河池市, 柳州市, the region: oversight
+    assert User.objects.filter(username="supervisor_450000", role="supervisor").exists()
+    assert "supervisor_451200" in out.getvalue()
+    from cases.models import Figure
+
+    assert Figure.objects.exists()  # the statistics, refreshed after the demo cases
     assert User.objects.filter(username="clerk_451202", role="clerk").exists()
     assert User.objects.filter(username="dataadmin", role="data_admin", is_staff=True).exists()
     assert Institution.objects.count() == 50

@@ -3,6 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cases import statistics
 from cases.demo import load_demo_cases
 from institutions.demo import load_demo_institutions
 from portal.demo import DEMO_PASSWORD, load_demo_staff
@@ -21,9 +22,17 @@ class Command(BaseCommand):
         self.stdout.write(str(staff_report))
         self.stdout.write(str(load_demo_institutions()))
         self.stdout.write(str(load_demo_cases()))
+        run = statistics.refresh()
+        self.stdout.write(f"统计数据：{run.rows} 行，截至 {run.as_of}")
         if not options["quiet_accounts"]:
             self.stdout.write(f"\n示例账户（密码均为 {DEMO_PASSWORD}）：")
-            shown = [a for a in accounts if a[0].endswith(("451202", "450202")) or "_" not in a[0]]
+            shown = [
+                a
+                for a in accounts
+                if a[0].endswith(("451202", "450202"))
+                or a[0].startswith("supervisor_")
+                or "_" not in a[0]
+            ]
             for username, role, bureau in shown:
                 self.stdout.write(f"  {username:<20} {role:<10} {bureau}")
             self.stdout.write(
