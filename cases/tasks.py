@@ -124,7 +124,13 @@ def build_report(report_id: int) -> None:
     report_services.report_build(report_id)
 
 
-@shared_task(name="cases.tasks.refresh_statistics", ignore_result=True)
+@shared_task(
+    name="cases.tasks.refresh_statistics",
+    ignore_result=True,
+    # Reads every case table once: about a minute at province scale (docs/benchmarks.md).
+    time_limit=settings.STATISTICS_TIME_LIMIT,
+    soft_time_limit=settings.STATISTICS_TIME_LIMIT - 60,
+)
 def refresh_statistics() -> str:
     run = statistics.refresh(facts.today())
     return f"{run.rows} figures as of {run.as_of}"

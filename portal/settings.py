@@ -224,6 +224,7 @@ CASES_IMPORT_MAX_ROWS = int(os.environ.get("CASES_IMPORT_MAX_ROWS", "600000"))
 CASES_IMPORT_GROUP = int(os.environ.get("CASES_IMPORT_GROUP", "1000"))
 # Months the statistics' summary table keeps (the current one and the 24 before it).
 STATISTICS_MONTHS = 25
+STATISTICS_TIME_LIMIT = int(os.environ.get("STATISTICS_TIME_LIMIT", "1200"))
 CASES_IMPORT_TIME_LIMIT = int(os.environ.get("CASES_IMPORT_TIME_LIMIT", str(3 * 3600)))
 CASES_IMPORT_STALLED = int(os.environ.get("CASES_IMPORT_STALLED", "600"))
 

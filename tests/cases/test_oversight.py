@@ -368,3 +368,19 @@ def test_the_demo_has_oversight_users(regions):
     assert "河池市医疗保障局" in names["supervisor_451200"]
     assert "柳州市医疗保障局" in names["supervisor_450200"]
     assert names["supervisor_450000"] == "广西壮族自治区医疗保障局"
+
+
+def test_the_sweep_queues_a_lost_report_again(figures, hechi_supervisor):
+    from django.utils import timezone
+
+    from cases.services.reports import queued, report_request
+
+    month = statistics.add_months(statistics.month_start(facts.today()), -1)
+    lost = report_request(by=hechi_supervisor, area=hechi_supervisor.bureau.county, month=month)
+    dead = report_request(by=hechi_supervisor, area=hechi_supervisor.bureau.county, month=month)
+    long_ago = timezone.now() - timezone.timedelta(hours=2)
+    MonthlyReport.objects.filter(pk=lost.pk).update(created_at=long_ago)
+    MonthlyReport.objects.filter(pk=dead.pk).update(status="building", created_at=long_ago)
+    assert set(queued()) == {lost.pk, dead.pk}
+    report_build(dead.pk)
+    assert MonthlyReport.objects.get(pk=dead.pk).status == "done"

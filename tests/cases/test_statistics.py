@@ -337,3 +337,11 @@ def test_queries_do_not_grow_with_the_counties(known):
             statistics.tables(criteria)
         counts.append(len(queries))
     assert counts[0] == counts[1] == counts[2] <= 9
+
+
+def test_the_hourly_task_rebuilds_the_figures(known):
+    from cases.tasks import refresh_statistics
+
+    before = statistics.latest_run()
+    assert "figures as of" in refresh_statistics()
+    assert statistics.latest_run().pk != before.pk
