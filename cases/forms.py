@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from html import escape as html_escape
 from typing import Any, cast
 
 from django import forms
@@ -34,13 +35,10 @@ class FastSelect(forms.Select):
         options = []
         for option_value, label in self.choices:
             key = "" if option_value is None else str(option_value)
+            mark = " selected" if key in selected else ""
+            # The standard library's escape: format_html per option costs several times more.
             options.append(
-                format_html(
-                    '<option value="{}"{}>{}</option>',
-                    key,
-                    mark_safe(" selected") if key in selected else "",
-                    label,
-                )
+                f'<option value="{html_escape(key)}"{mark}>{html_escape(str(label))}</option>'
             )
         return format_html(
             '<select name="{}"{}>{}</select>',

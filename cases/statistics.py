@@ -182,6 +182,16 @@ GROUP BY 1, 2, 4, 5;
 """
 
 
+# Every count by disease also as its total over the diseases (disease NULL), so that a
+# page without the disease filter sums a bureau's totals instead of its every disease.
+_TOTALS = f"""
+INSERT INTO {_T["figure"]} (month, bureau_id, disease_id, insurance_type, measure, key, value)
+SELECT month, bureau_id, NULL, insurance_type, measure, key, sum(value)
+FROM {_T["figure"]} WHERE disease_id IS NOT NULL
+GROUP BY month, bureau_id, insurance_type, measure, key
+"""
+
+
 def refresh(today: dt.date | None = None) -> StatisticsRun:
     """Rebuild the summary table as of ``today`` (the job's day), in one transaction."""
     today = today or facts.today()
@@ -206,6 +216,7 @@ def refresh(today: dt.date | None = None) -> StatisticsRun:
         for statement in _FLOWS.split(";"):
             if statement.strip():
                 cursor.execute(statement, params)
+        cursor.execute(_TOTALS)
         cursor.execute(f"SELECT count(*) FROM {_T['figure']}")
         rows = cursor.fetchone()[0]
         return StatisticsRun.objects.create(
@@ -295,12 +306,20 @@ def median(histogram: dict[int, int]) -> float | None:
 
 def _base(criteria: Criteria, bureaus: QuerySet[Bureau]) -> QuerySet[Figure]:
     figures = Figure.objects.filter(bureau__in=bureaus.values("pk"))
-    if criteria.disease is not None:
-        # Figures without a disease (selections, filings, reminders) are not by disease.
-        figures = figures.filter(Q(disease=criteria.disease) | Q(disease__isnull=True))
     if criteria.insurance_type:
         figures = figures.filter(insurance_type=criteria.insurance_type)
     return figures
+
+
+def _by_disease(criteria: Criteria, undivided: Q | None = None) -> Q:
+    """The rows to sum: one disease's, or the totals over the diseases (disease NULL);
+    figures that have no disease (``undivided``: selections, filings, reminders) count
+    whatever the disease filter."""
+    if criteria.disease is None:
+        return Q(disease__isnull=True)
+    if undivided is None:
+        return Q(disease=criteria.disease)
+    return Q(disease=criteria.disease) | (Q(disease__isnull=True) & undivided)
 
 
 def _change(now: int, before: int) -> int:
@@ -320,17 +339,27 @@ def tables(criteria: Criteria) -> Statistics:
     by_disease: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     by_bureau: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     qualifications = figures.filter(measure=Measure.QUALIFICATIONS, month__in=stock_months)
-    for month, disease, n in qualifications.values_list("month", "disease_id").annotate(
+    each_disease = qualifications.filter(disease__isnull=False)
+    if criteria.disease is not None:
+        each_disease = each_disease.filter(disease=criteria.disease)
+    for month, disease, n in each_disease.values_list("month", "disease_id").annotate(
         n=Sum("value")
     ):
         by_disease[disease][month == last] += n
-    for month, bureau, n in qualifications.values_list("month", "bureau_id").annotate(
-        n=Sum("value")
+    for month, bureau, n in (
+        qualifications.filter(_by_disease(criteria))
+        .values_list("month", "bureau_id")
+        .annotate(n=Sum("value"))
     ):
         by_bureau[bureau][month == last] += n
     keyed: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for measure, month, key, n in (
         figures.filter(
+            _by_disease(
+                criteria,
+                Q(measure__in=[Measure.SELECTIONS, Measure.FILINGS])
+                | Q(measure=Measure.EXPIRING, key__startswith="filing:"),
+            ),
             measure__in=[Measure.SELECTIONS, Measure.FILINGS, Measure.EXPIRING],
             month__in=stock_months,
         )
@@ -341,6 +370,9 @@ def tables(criteria: Criteria) -> Statistics:
     flows: dict[tuple[str, dt.date], int] = defaultdict(int)
     for measure, month, n in (
         figures.filter(
+            _by_disease(
+                criteria, Q(measure__in=[Measure.REMINDERS_SENT, Measure.REMINDERS_FAILED])
+            ),
             measure__in=[
                 Measure.APPROVED,
                 Measure.REJECTED,
@@ -356,7 +388,12 @@ def tables(criteria: Criteria) -> Statistics:
         flows[measure, month] = n
     review: dict[dt.date, dict[int, int]] = defaultdict(dict)
     for month, key, n in (
-        figures.filter(measure=Measure.REVIEW_DAYS, month__gte=criteria.first, month__lte=last)
+        figures.filter(
+            _by_disease(criteria),
+            measure=Measure.REVIEW_DAYS,
+            month__gte=criteria.first,
+            month__lte=last,
+        )
         .values_list("month", "key")
         .annotate(n=Sum("value"))
     ):

@@ -42,7 +42,9 @@ FLOWS = (
 class Figure(models.Model):
     """One count of the summary table. ``key`` refines the measure: the selection's
     scope, a filing's destination province and type (``450000:temporary``), the days a
-    review took, what is expiring and within how many days (``filing:30``)."""
+    review took, what is expiring and within how many days (``filing:30``). A figure
+    without a disease is either one that has none (selections, filings, reminders) or the
+    total over the diseases of one that has (cases.statistics._TOTALS)."""
 
     month = models.DateField("月份")
     bureau = models.ForeignKey(

@@ -384,3 +384,59 @@ def test_the_sweep_queues_a_lost_report_again(figures, hechi_supervisor):
     assert set(queued()) == {lost.pk, dead.pk}
     report_build(dead.pk)
     assert MonthlyReport.objects.get(pk=dead.pk).status == "done"
+
+
+# Every URL without an object id, for 河池's supervisor: (GET status).
+OVERSIGHT_PAGES = {
+    ("home", ""): 302,
+    ("patient_search", ""): 200,
+    ("patient_search", "?q=韦"): 200,
+    ("patient_search", "?export=csv"): 200,
+    ("patient_search", "?export=xlsx"): 200,
+    ("patient_register", ""): 403,
+    ("import_list", ""): 403,
+    ("import_template", ""): 403,
+    ("patient_receipts", ""): 200,
+    ("patient_receipts", "?filing_status=active"): 200,
+    ("review_queue", ""): 403,
+    ("review_queue", "?export=csv"): 403,
+    ("expiring", ""): 200,
+    ("expiring", "?export=csv"): 200,
+    ("settlement", ""): 200,
+    ("institution_finder", "?destination=440100&disease=M03900"): 200,
+    ("institution_autocomplete", "?q=H44"): 200,
+    ("policy", ""): 200,
+    ("inbox", ""): 200,
+    ("inbox_read_all", ""): 405,
+    ("move_list", ""): 200,
+    ("move_new", ""): 403,
+    ("statistics", ""): 200,
+    ("statistics", "?area=451202&table=diseases&export=csv"): 200,
+    ("statistics", "?table=counties&export=xlsx"): 200,
+    ("report_list", ""): 200,
+}
+
+
+def test_every_page_has_an_oversight_entry():
+    from tests.test_permission_matrix import PAGES
+
+    assert set(OVERSIGHT_PAGES) == set(PAGES)
+
+
+@pytest.mark.parametrize(("name", "query"), sorted(OVERSIGHT_PAGES))
+def test_oversight_pages_never_show_another_prefecture(
+    name, query, case, liuzhou_case, client_for, hechi_supervisor
+):
+    statistics.refresh(facts.today())
+    client = client_for(hechi_supervisor)
+    response = client.get(reverse(name) + query)
+    assert response.status_code == OVERSIGHT_PAGES[name, query], (name, query)
+    if response.status_code == 200 and "spreadsheetml" not in response.get("Content-Type", ""):
+        body = b"".join(response) if response.streaming else response.content
+        text = body.decode("utf-8-sig")
+        for hidden in (liuzhou_case.name, liuzhou_case.masked_cert_number):
+            assert hidden not in text, (name, query)
+    # Posting to a page that reads refuses nothing it should not: no case record changes.
+    before = _state()
+    client.post(reverse(name) + query, {"q": "韦"})
+    assert _state() == before
