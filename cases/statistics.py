@@ -24,7 +24,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from cases import facts, rules
@@ -71,6 +70,9 @@ def window(today: dt.date) -> list[dt.date]:
 
 # A stock's source: bureau, disease (0: none), insurance type, key, first day, end (exclusive).
 _T = {
+    "bureau": Bureau._meta.db_table,
+    "region": Region._meta.db_table,
+    "disease": Disease._meta.db_table,
     "qualification": Qualification._meta.db_table,
     "patient": Patient._meta.db_table,
     "selection": Selection._meta.db_table,
@@ -304,123 +306,139 @@ def median(histogram: dict[int, int]) -> float | None:
     return sum(found) / 2
 
 
-def _base(criteria: Criteria, bureaus: QuerySet[Bureau]) -> QuerySet[Figure]:
-    figures = Figure.objects.filter(bureau__in=bureaus.values("pk"))
-    if criteria.insurance_type:
-        figures = figures.filter(insurance_type=criteria.insurance_type)
-    return figures
-
-
-def _by_disease(criteria: Criteria, undivided: Q | None = None) -> Q:
-    """The rows to sum: one disease's, or the totals over the diseases (disease NULL);
-    figures that have no disease (``undivided``: selections, filings, reminders) count
-    whatever the disease filter."""
-    if criteria.disease is None:
-        return Q(disease__isnull=True)
-    if undivided is None:
-        return Q(disease=criteria.disease)
-    return Q(disease=criteria.disease) | (Q(disease__isnull=True) & undivided)
-
-
 def _change(now: int, before: int) -> int:
     return now - before
 
 
-def tables(criteria: Criteria) -> Statistics:
-    """Every table for ``criteria``: nine queries whatever the area's size."""
-    bureaus = Bureau.objects.filter(
-        county__code__startswith=area_prefix(criteria.area), county__level=3
-    )
-    counties = dict(bureaus.values_list("pk", "county_id"))
-    figures = _base(criteria, bureaus)
+# The figures of an area, read in one statement: each branch sums one table's rows through
+# the summary table's index (measure, month, bureau). ``{stock}``, ``{flows}``, ``{review}``
+# and ``{each}`` are the disease conditions below, chosen in Python (no value in the text).
+_READ = f"""
+WITH b AS (
+    SELECT pb.id, pb.county_id, r.name AS county_name, coalesce(p.name, '') AS prefecture_name
+    FROM {_T["bureau"]} pb JOIN {_T["region"]} r ON r.code = pb.county_id
+    LEFT JOIN {_T["region"]} p ON p.code = substr(pb.county_id, 1, 4) || '00'
+    WHERE r.code LIKE %(prefix)s AND r.level = 3
+)
+SELECT 'c', NULL::date, b.county_id, b.county_name, b.prefecture_name, 0 FROM b
+UNION ALL
+SELECT 'd', f.month, d.code, d.name, '', sum(f.value)
+FROM {_T["figure"]} f JOIN {_T["disease"]} d ON d.id = f.disease_id
+WHERE f.measure = 'qualifications' AND f.month = ANY(%(stock)s)
+  AND f.bureau_id IN (SELECT id FROM b) AND {{each}} AND {{scheme}}
+GROUP BY 2, 3, 4
+UNION ALL
+SELECT 'b', f.month, b.county_id, '', '', sum(f.value)
+FROM {_T["figure"]} f JOIN b ON b.id = f.bureau_id
+WHERE f.measure = 'qualifications' AND f.month = ANY(%(stock)s) AND {{review}} AND {{scheme}}
+GROUP BY 2, 3
+UNION ALL
+SELECT 'k', f.month, f.measure || '|' || f.key, coalesce(r.name, ''), '', sum(f.value)
+FROM {_T["figure"]} f
+LEFT JOIN {_T["region"]} r ON f.measure = 'filings' AND r.code = split_part(f.key, ':', 1)
+WHERE f.measure IN ('selections', 'filings', 'expiring') AND f.month = ANY(%(stock)s)
+  AND f.bureau_id IN (SELECT id FROM b) AND {{stock}} AND {{scheme}}
+GROUP BY 2, 3, 4
+UNION ALL
+SELECT 'f', f.month, f.measure, '', '', sum(f.value)
+FROM {_T["figure"]} f
+WHERE f.measure IN ('approved', 'rejected', 'reminders_sent', 'reminders_failed')
+  AND f.month BETWEEN %(first)s AND %(last)s
+  AND f.bureau_id IN (SELECT id FROM b) AND {{flows}} AND {{scheme}}
+GROUP BY 2, 3
+UNION ALL
+SELECT 'r', f.month, f.key, '', '', sum(f.value)
+FROM {_T["figure"]} f
+WHERE f.measure = 'review_days' AND f.month BETWEEN %(first)s AND %(last)s
+  AND f.bureau_id IN (SELECT id FROM b) AND {{review}} AND {{scheme}}
+GROUP BY 2, 3
+"""
+
+# The disease conditions: without the filter, the totals over the diseases (disease
+# NULL); with it, that disease's rows and the rows of figures that have no disease.
+_UNFILTERED = {
+    "each": "f.disease_id IS NOT NULL",
+    "review": "f.disease_id IS NULL",
+    "stock": "f.disease_id IS NULL",
+    "flows": "f.disease_id IS NULL",
+}
+_FILTERED = {
+    "each": "f.disease_id = %(disease)s",
+    "review": "f.disease_id = %(disease)s",
+    "stock": "(f.disease_id = %(disease)s OR (f.disease_id IS NULL AND "
+    "(f.measure IN ('selections', 'filings') OR f.key LIKE 'filing:%%')))",
+    "flows": "(f.disease_id = %(disease)s OR (f.disease_id IS NULL AND "
+    "f.measure IN ('reminders_sent', 'reminders_failed')))",
+}
+
+
+@dataclass
+class _Read:
+    """The figures of one area, as read: per table, before (the month before the last)
+    and now (the last month) for stocks, per month for flows."""
+
+    counties: list[tuple[str, str, str]] = field(default_factory=list)
+    by_disease: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    by_county: dict[str, list[int]] = field(default_factory=dict)
+    keyed: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    flows: dict[tuple[str, dt.date], int] = field(default_factory=dict)
+    review: dict[dt.date, dict[int, int]] = field(default_factory=dict)
+
+
+def _read(criteria: Criteria) -> _Read:
     last, previous = criteria.last, add_months(criteria.last, -1)
-    stock_months = [previous, last]
-
-    by_disease: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    by_bureau: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    qualifications = figures.filter(measure=Measure.QUALIFICATIONS, month__in=stock_months)
-    each_disease = qualifications.filter(disease__isnull=False)
-    if criteria.disease is not None:
-        each_disease = each_disease.filter(disease=criteria.disease)
-    for month, disease, n in each_disease.values_list("month", "disease_id").annotate(
-        n=Sum("value")
-    ):
-        by_disease[disease][month == last] += n
-    for month, bureau, n in (
-        qualifications.filter(_by_disease(criteria))
-        .values_list("month", "bureau_id")
-        .annotate(n=Sum("value"))
-    ):
-        by_bureau[bureau][month == last] += n
-    keyed: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for measure, month, key, n in (
-        figures.filter(
-            _by_disease(
-                criteria,
-                Q(measure__in=[Measure.SELECTIONS, Measure.FILINGS])
-                | Q(measure=Measure.EXPIRING, key__startswith="filing:"),
-            ),
-            measure__in=[Measure.SELECTIONS, Measure.FILINGS, Measure.EXPIRING],
-            month__in=stock_months,
-        )
-        .values_list("measure", "month", "key")
-        .annotate(n=Sum("value"))
-    ):
-        keyed[measure, key][month == last] += n
-    flows: dict[tuple[str, dt.date], int] = defaultdict(int)
-    for measure, month, n in (
-        figures.filter(
-            _by_disease(
-                criteria, Q(measure__in=[Measure.REMINDERS_SENT, Measure.REMINDERS_FAILED])
-            ),
-            measure__in=[
-                Measure.APPROVED,
-                Measure.REJECTED,
-                Measure.REMINDERS_SENT,
-                Measure.REMINDERS_FAILED,
-            ],
-            month__gte=criteria.first,
-            month__lte=last,
-        )
-        .values_list("measure", "month")
-        .annotate(n=Sum("value"))
-    ):
-        flows[measure, month] = n
-    review: dict[dt.date, dict[int, int]] = defaultdict(dict)
-    for month, key, n in (
-        figures.filter(
-            _by_disease(criteria),
-            measure=Measure.REVIEW_DAYS,
-            month__gte=criteria.first,
-            month__lte=last,
-        )
-        .values_list("month", "key")
-        .annotate(n=Sum("value"))
-    ):
-        review[month][int(key)] = n
-
-    diseases = {
-        d.pk: d for d in Disease.objects.filter(pk__in=[k for k in by_disease if k is not None])
+    conditions = _UNFILTERED if criteria.disease is None else _FILTERED
+    scheme = "f.insurance_type = %(scheme)s" if criteria.insurance_type else "TRUE"
+    sql = _READ.format(scheme=scheme, **conditions)
+    params: dict[str, Any] = {
+        "prefix": area_prefix(criteria.area) + "%",
+        "stock": [previous, last],
+        "first": criteria.first,
+        "last": last,
+        "disease": criteria.disease.pk if criteria.disease else None,
+        "scheme": criteria.insurance_type,
     }
-    provinces = {k.split(":")[0] for m, k in keyed if m == Measure.FILINGS}
-    names = dict(
-        Region.objects.filter(
-            Q(code__in=[*counties.values(), *provinces])
-            | Q(code__in={c[:4] + "00" for c in counties.values()})
-        ).values_list("code", "name")
-    )
-    months = list(_months(criteria.first, last))
+    read = _Read()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for kind, month, key, name, extra, n in rows:
+        now = month == last
+        if kind == "c":
+            read.counties.append((key, name, extra))
+        elif kind == "d":
+            read.by_disease.setdefault((key, name), [0, 0])[now] += n
+        elif kind == "b":
+            read.by_county.setdefault(key, [0, 0])[now] += n
+        elif kind == "k":
+            measure, _, rest = key.partition("|")
+            read.keyed.setdefault((measure, rest), [0, 0])[now] += n
+            if name:
+                read.names[rest.split(":")[0]] = name
+        elif kind == "f":
+            read.flows[key, month] = n
+        else:
+            read.review.setdefault(month, {})[int(key)] = n
+    return read
+
+
+def tables(criteria: Criteria) -> Statistics:
+    """Every table for ``criteria``: two queries (the figures, the rebuild's date)
+    whatever the area's size."""
+    read = _read(criteria)
+    months = list(_months(criteria.first, criteria.last))
     return Statistics(
         criteria=criteria,
         run=latest_run(),
         tables=[
-            _disease_table(by_disease, diseases),
-            _county_table(by_bureau, counties, names, criteria.area),
-            _monthly_table(months, flows, review),
-            _scope_table(keyed),
-            _filing_table(keyed, names),
-            _expiring_table(keyed),
-            _reminder_table(months, flows),
+            _disease_table(read.by_disease),
+            _county_table(read, criteria.area),
+            _monthly_table(months, read.flows, read.review),
+            _scope_table(read.keyed),
+            _filing_table(read.keyed, read.names),
+            _expiring_table(read.keyed),
+            _reminder_table(months, read.flows),
         ],
     )
 
@@ -432,48 +450,36 @@ def _months(first: dt.date, last: dt.date) -> Iterable[dt.date]:
         month = add_months(month, 1)
 
 
-def _disease_table(counts: dict[int, list[int]], diseases: dict[int, Disease]) -> Table:
-    ordered = sorted(
-        ((diseases[k], v) for k, v in counts.items() if k in diseases),
-        key=lambda item: (-item[1][1], item[0].code),
-    )
+def _disease_table(counts: dict[tuple[str, str], list[int]]) -> Table:
+    ordered = sorted(counts.items(), key=lambda item: (-item[1][1], item[0][0]))
     rows: list[list[Any]] = [
-        [d.code, d.name, now, before, _change(now, before)] for d, (before, now) in ordered
+        [code, name, now, before, _change(now, before)] for (code, name), (before, now) in ordered
     ]
     return Table(
         name="diseases",
         title="有效门特资格（按病种）",
         headers=["病种编码", "病种名称", "期末人数", "上月末人数", "增减"],
         rows=rows,
-        chart=[(d.name, [now]) for d, (_, now) in ordered[:15]],
+        chart=[(name, [now]) for (_, name), (_, now) in ordered[:15]],
         series=["期末人数"],
     )
 
 
-def _county_table(
-    counts: dict[int, list[int]], counties: dict[int, str], names: dict[str, str], area: Region
-) -> Table:
+def _county_table(read: _Read, area: Region) -> Table:
     rows: list[list[Any]] = []
-    chart: dict[str, int] = defaultdict(int)
-    for bureau, county in sorted(counties.items(), key=lambda item: item[1]):
-        before, now = counts.get(bureau, [0, 0])
-        prefecture = county[:4] + "00"
-        rows.append(
-            [
-                names.get(prefecture, ""),
-                names.get(county, county),
-                now,
-                before,
-                _change(now, before),
-            ]
-        )
-        chart[sub_area_code(county, area)] += now
+    chart: dict[str, list[Any]] = {}
+    by_prefecture = rules.division_level(area.code) == rules.DivisionLevel.PROVINCE
+    for county, county_name, prefecture_name in sorted(read.counties):
+        before, now = read.by_county.get(county, [0, 0])
+        rows.append([prefecture_name, county_name, now, before, _change(now, before)])
+        label = prefecture_name if by_prefecture else county_name
+        chart.setdefault(sub_area_code(county, area), [label, 0])[1] += now
     return Table(
         name="counties",
         title="有效门特资格（按县区）",
         headers=["地市", "县区", "期末人数", "上月末人数", "增减"],
         rows=rows,
-        chart=[(names.get(code, code), [n]) for code, n in sorted(chart.items())],
+        chart=[(label, [n]) for _, (label, n) in sorted(chart.items())],
         series=["期末人数"],
     )
 

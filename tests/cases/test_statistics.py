@@ -327,7 +327,7 @@ def test_the_median_of_a_histogram():
 
 
 def test_queries_do_not_grow_with_the_counties(known):
-    """Nine queries for the region, a prefecture or a county."""
+    """Two queries for the region, a prefecture or a county."""
     counts = []
     for area in ("451202", "451200", "450000"):
         criteria = Criteria(
@@ -336,7 +336,7 @@ def test_queries_do_not_grow_with_the_counties(known):
         with CaptureQueriesContext(connection) as queries:
             statistics.tables(criteria)
         counts.append(len(queries))
-    assert counts[0] == counts[1] == counts[2] <= 9
+    assert counts[0] == counts[1] == counts[2] == 2
 
 
 def test_the_hourly_task_rebuilds_the_figures(known):
