@@ -237,15 +237,6 @@ def latest_run() -> StatisticsRun | None:
 # --- reading --------------------------------------------------------------------------------
 
 
-def area_prefix(area: Region) -> str:
-    level = rules.division_level(area.code)
-    if level == rules.DivisionLevel.PROVINCE:
-        return area.code[:2]
-    if level == rules.DivisionLevel.PREFECTURE:
-        return area.code[:4]
-    return area.code
-
-
 def sub_area_code(county: str, area: Region) -> str:
     """Where a county's figures go in a chart of ``area``: its prefecture under the
     region, itself under a prefecture or a county."""
@@ -392,7 +383,7 @@ def _read(criteria: Criteria) -> _Read:
     scheme = "f.insurance_type = %(scheme)s" if criteria.insurance_type else "TRUE"
     sql = _READ.format(scheme=scheme, **conditions)
     params: dict[str, Any] = {
-        "prefix": area_prefix(criteria.area) + "%",
+        "prefix": rules.division_prefix(criteria.area.code) + "%",
         "stock": [previous, last],
         "first": criteria.first,
         "last": last,

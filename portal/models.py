@@ -51,14 +51,8 @@ class Bureau(models.Model):
 
     @property
     def area_prefix(self) -> str:
-        """The division codes under this bureau start with this: 45 for the region,
-        4512 for 河池市, the whole code for a county."""
-        code = self.county_id or ""
-        if self.level == rules.DivisionLevel.PROVINCE:
-            return code[:2]
-        if self.level == rules.DivisionLevel.PREFECTURE:
-            return code[:4]
-        return code
+        """The division codes under this bureau start with this (ID-2)."""
+        return rules.division_prefix(self.county_id or "")
 
 
 class Role(models.TextChoices):

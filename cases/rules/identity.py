@@ -195,6 +195,17 @@ def division_level(code: str) -> DivisionLevel | None:
     return DivisionLevel.PREFECTURE if code.endswith("00") else DivisionLevel.COUNTY
 
 
+def division_prefix(code: str) -> str:
+    """ID-2: what the codes of every division under ``code`` start with (itself included):
+    45 under the region, 4512 under 河池市, the whole code for a county."""
+    level = division_level(code)
+    if level == DivisionLevel.PROVINCE:
+        return code[:2]
+    if level == DivisionLevel.PREFECTURE:
+        return code[:4]
+    return code
+
+
 def check_institution_code(code: str, location: str | None) -> list[Violation]:
     """ID-3: H (medical institution) or P (pharmacy), then the location's division code."""
     if len(code) != INSTITUTION_CODE_LENGTH or code[0] not in "HP" or not code[1:].isdigit():

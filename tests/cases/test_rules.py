@@ -696,3 +696,9 @@ def test_spaces_inside_an_id_number_are_removed():
         rules.normalize_cert_number("４５１２０２　１９８００１０１１２３ｘ")
         == "45120219800101123X"
     )
+
+
+def test_division_prefixes():
+    assert rules.division_prefix("450000") == "45"
+    assert rules.division_prefix("451200") == "4512"
+    assert rules.division_prefix("451202") == "451202"
