@@ -27,7 +27,14 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
-from cases.models import CaseImport, MonthlyReport, MoveRequest, Notification, Patient
+from cases.models import (
+    CaseImport,
+    MonthlyReport,
+    MoveRequest,
+    Notification,
+    Patient,
+    Reconciliation,
+)
 from cases.models.scoping import ScopedQuerySet, unscoped
 from institutions.models import Region
 from portal.audit import record
@@ -373,3 +380,13 @@ def may_manage(actor: Viewer, target: User) -> bool:
     if is_bureau_admin(actor) and target.bureau_id != actor.bureau_id:
         return False
     return may_grant(actor, held_permissions(target))
+
+
+# --- national platform reconciliations ------------------------------------------------------
+
+
+def reconciliations(user: Viewer, queryset: QuerySet[Reconciliation]) -> QuerySet[Reconciliation]:
+    """A county bureau's staff who record cases see their bureau's reconciliations."""
+    if not may_record(user):
+        return queryset.none()
+    return queryset.filter(bureau_id=user.bureau_id or 0)

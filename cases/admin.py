@@ -18,6 +18,7 @@ from django.utils.functional import cached_property
 
 from cases import access, masking, rules, search
 from cases.models import (
+    CodeMapping,
     Filing,
     InsuredPeriod,
     MoveRequest,
@@ -349,3 +350,17 @@ class MoveRequestAdmin(HistoryAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(CodeMapping)
+class CodeMappingAdmin(HistoryAdmin):
+    """NX-4: the platform's code for each portal value, kept by data administrators; a
+    value without a row is exported with the portal's default (docs/national-exchange.md)."""
+
+    list_display = ["kind", "portal_value", "portal_label_display", "platform_code", "note"]
+    list_filter = ["kind"]
+    search_fields = ["portal_value", "platform_code"]
+
+    @admin.display(description="取值含义")
+    def portal_label_display(self, obj: CodeMapping) -> str:
+        return obj.portal_label

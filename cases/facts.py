@@ -93,6 +93,7 @@ def _disease_facts(disease: Disease) -> rules.DiseaseFacts:
         for_employee=disease.for_employee,
         for_resident=disease.for_resident,
         exclusive_with=frozenset(d.code for d in disease.exclusive_with.all()),
+        **disease.catalogue_facts(),  # type: ignore[arg-type]
     )
 
 

@@ -554,3 +554,91 @@ class ReportForm(forms.Form):
 
     def cleaned_month(self) -> dt.date:
         return _month(self.cleaned_data["month"])
+
+
+# --- the national platform (cases.national) ------------------------------------------------------
+
+
+class PlatformIdsForm(forms.Form):
+    """The platform's numbers for a patient and each of their records (NX-1, NX-2)."""
+
+    psn_no = CodeField(label="人员编号（psn_no）", max_length=30, required=False)
+
+    def __init__(self, *args: Any, records: list[tuple[str, Any, str]], **kwargs: Any) -> None:
+        """``records``: (kind, record, label) for each record that takes a serial."""
+        super().__init__(*args, **kwargs)
+        self.records = records
+        for kind, record, label in records:
+            self.fields[f"{kind}_{record.pk}"] = CodeField(
+                label=label, max_length=30, required=False, initial=record.trt_dcla_detl_sn
+            )
+
+    def serials(self) -> dict[tuple[str, int], str]:
+        return {
+            (kind, record.pk): self.cleaned_data.get(f"{kind}_{record.pk}", "")
+            for kind, record, _ in self.records
+        }
+
+
+def _plain(form: forms.Form) -> None:
+    """Bootstrap classes for a form rendered field by field without crispy."""
+    for field in form.fields.values():
+        select = isinstance(field.widget, forms.Select)
+        field.widget.attrs["class"] = "form-select" if select else "form-control"
+
+
+class ExchangeExportForm(forms.Form):
+    """A national-format export: which records, which period, which format."""
+
+    kind = forms.ChoiceField(label="记录类别", choices=[])
+    first = forms.DateField(label="期间起", required=False, widget=DateInput())
+    last = forms.DateField(
+        label="期间止（含当日）",
+        required=False,
+        widget=DateInput(),
+        help_text="记录有效期与此期间有重叠即导出。",
+    )
+    changed_since = forms.DateField(
+        label="变更日期起",
+        required=False,
+        widget=DateInput(),
+        help_text="只导出该日及以后新增或修改的记录。",
+    )
+    fmt = forms.ChoiceField(label="格式", choices=[("xlsx", "Excel（XLSX）"), ("csv", "CSV")])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from cases.national import EXPORT_KINDS  # noqa: PLC0415 - cases.national imports forms' models
+
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["kind"]).choices = EXPORT_KINDS
+        _plain(self)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("first"), data.get("last")
+        if first and last and last < first:
+            self.add_error("last", "期间止不能早于期间起。")
+        return data
+
+
+class ReconciliationForm(forms.Form):
+    kind = forms.ChoiceField(label="记录类别", choices=[])
+    file = forms.FileField(
+        label="平台文件",
+        help_text="医保信息平台的查询结果（5301、5302、5304）或 out_appy_d 导出，CSV 或 XLSX，"
+        "列名为平台字段名。",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from cases.models.national import Kind  # noqa: PLC0415
+
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["kind"]).choices = Kind.choices
+        _plain(self)
+
+
+class AdoptForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="我已核对，确认将平台的流水号和人员编号写入以上匹配的记录",
+        error_messages={"required": "请勾选确认后再采用。"},
+    )

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from cases import access, facts, rules
 from cases.access import Viewer
@@ -81,8 +82,12 @@ def patient_search(user: Viewer, criteria: PatientCriteria, today: dt.date) -> Q
             qs = qs.filter(Q(phone=q) | Q(cert_number=q))
         elif len(q) == rules.FIRST_GENERATION_LENGTH and q.isdigit():
             qs = qs.filter(cert_number=rules.upgrade_first_generation(q))
-        elif ID_LIKE.match(q) and any(c.isdigit() for c in q):
+        elif len(q) == rules.RESIDENT_ID_LENGTH and not rules.check_resident_id(q, today):
             qs = qs.filter(cert_number=q)
+        elif ID_LIKE.match(q) and any(c.isdigit() for c in q):
+            # Another certificate number, or one of the platform's: a psn_no (NX-1) or a
+            # record's serial (NX-2), each unique and indexed.
+            qs = qs.filter(Q(cert_number=q) | Q(psn_no=q) | Q(pk__in=_patients_by_serial(q)))
         elif q.isascii() and q.isalpha():
             qs = qs.filter(pinyin_q("", q))
         else:
@@ -99,6 +104,23 @@ def patient_search(user: Viewer, criteria: PatientCriteria, today: dt.date) -> Q
         filed = Exists(Filing.objects.filter(running_on(today), patient=OuterRef("pk")))
         qs = qs.filter(filed) if criteria.filing_status == "active" else qs.exclude(filed)
     return qs.order_by("-created_at", "-pk")
+
+
+def _patients_by_serial(serial: str) -> list[int]:
+    """The patients whose record carries the platform's serial (NX-2): one query."""
+    found = (
+        access.across_bureaus(Qualification.objects.all(), "serial lookup")
+        .filter(trt_dcla_detl_sn=serial)
+        .values_list("patient_id", flat=True)
+        .union(
+            Selection.objects.filter(trt_dcla_detl_sn=serial).values_list("patient_id", flat=True),
+            Filing.objects.filter(trt_dcla_detl_sn=serial).values_list("patient_id", flat=True),
+            TransferLetter.objects.filter(trt_dcla_detl_sn=serial).values_list(
+                "patient_id", flat=True
+            ),
+        )
+    )
+    return list(found)
 
 
 # The patient list's sortable columns: the key a heading link carries, what it orders by.
@@ -557,3 +579,83 @@ def recent_changes(user: Viewer, limit: int = 12) -> list[Change]:
 def timeline(patient: Patient, limit: int = 200) -> list[Change]:
     """Every change to a patient's case, newest first, with user and time."""
     return _changes("%s", [patient.pk], limit)
+
+
+# --- the national platform's layouts (cases.national) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExchangeSource:
+    model: type[Any]
+    related: tuple[str, ...]
+    bureau_field: str
+    start: str  # the period's fields, for a date range
+    end: str | None
+
+
+EXCHANGE_SOURCES: dict[str, ExchangeSource] = {
+    "person": ExchangeSource(Patient, (), "bureau_id", "created_at__date", None),
+    "qualification": ExchangeSource(
+        Qualification,
+        ("patient", "disease", "diagnosis_institution"),
+        "bureau_id",
+        "valid_from",
+        "valid_until",
+    ),
+    "selection": ExchangeSource(
+        Selection, ("patient", "institution"), "patient__bureau_id", "start", "end"
+    ),
+    "letter": ExchangeSource(
+        TransferLetter, ("patient", "receiver"), "bureau_id", "issued_on", "end"
+    ),
+    "filing": ExchangeSource(Filing, ("patient",), "bureau_id", "start", "end"),
+}
+
+
+def exchange_records(kind: str) -> QuerySet[Any]:
+    """The records of ``kind`` that the platform holds, joined as cases.national's row
+    builders need, in id order (unscoped: pass through ``exchange_for`` or access)."""
+    source = EXCHANGE_SOURCES[kind]
+    queryset: QuerySet[Any] = source.model.objects.select_related(*source.related).order_by("pk")
+    if kind == "qualification":
+        # Registered on the platform once approved (also when cancelled or expired since).
+        queryset = queryset.filter(status__in=list(rules.HELD), valid_from__isnull=False)
+    return queryset
+
+
+def exchange_for(
+    user: Viewer,
+    kind: str,
+    *,
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    changed_since: dt.date | None = None,
+) -> QuerySet[Any]:
+    """What ``user`` may export of ``kind`` (their bureau's, or their area's under
+    oversight): the records whose period meets [first, last] and, with
+    ``changed_since``, those changed on or after that day (by their history)."""
+    source = EXCHANGE_SOURCES[kind]
+    queryset = exchange_records(kind)
+    if first is not None:
+        queryset = queryset.filter(
+            Q(**{f"{source.end}__isnull": True}) | Q(**{f"{source.end}__gt": first})
+            if source.end
+            else Q(**{f"{source.start}__gte": first})
+        )
+    if last is not None:
+        queryset = queryset.filter(**{f"{source.start}__lte": last})
+    if changed_since is not None:
+        since = dt.datetime.combine(
+            changed_since, dt.time.min, tzinfo=timezone.get_current_timezone()
+        )
+        changed = source.model.history.filter(history_date__gte=since).values("id")
+        queryset = queryset.filter(pk__in=changed)
+    return access.records(user, queryset, source.bureau_field)
+
+
+def exchange_of_bureau(bureau_id: int, kind: str) -> QuerySet[Any]:
+    """A bureau's records of ``kind``, for a reconciliation run on its behalf."""
+    source = EXCHANGE_SOURCES[kind]
+    return access.of_bureau(
+        bureau_id, exchange_records(kind), "national reconciliation", source.bureau_field
+    )

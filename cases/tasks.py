@@ -139,12 +139,14 @@ def refresh_statistics() -> str:
 @shared_task(name="cases.tasks.sweep", ignore_result=True)
 def sweep() -> None:
     """Enqueue again what a broker outage or a dead worker left behind."""
-    from cases.services import imports  # noqa: PLC0415
+    from cases.services import imports, national  # noqa: PLC0415
     from cases.services import reports as report_services  # noqa: PLC0415
 
     imports.requeue_stalled()
     for report_id in report_services.queued():
         enqueue_now(build_report, report_id)
+    for reconciliation_id in national.queued():
+        enqueue_now(run_reconciliation, reconciliation_id)
     for import_id, phase in imports.queued():
         enqueue_now(IMPORT_TASKS[phase], import_id)
     for delivery_id in delivery.stale_or_lost():
@@ -152,3 +154,10 @@ def sweep() -> None:
     patient_ids = set(ReminderCheck.objects.values_list("patient_id", flat=True)[:5000])
     for patient_id in patient_ids:
         enqueue_now(check_patient_reminders, patient_id)
+
+
+@shared_task(name="cases.tasks.run_reconciliation", ignore_result=True)
+def run_reconciliation(reconciliation_id: int) -> None:
+    from cases.services import national  # noqa: PLC0415
+
+    national.reconciliation_run(reconciliation_id)

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from import_export.admin import ImportExportMixin
 
+from cases import facts
+from cases.imports.reader import check_size
+from institutions import catalogue
 from institutions.models import (
     Disease,
+    DiseaseListing,
+    DiseaseScheme,
     Institution,
     NetworkedSettlement,
     PolicyParameter,
@@ -23,7 +33,7 @@ from institutions.resources import (
     NetworkedSettlementResource,
 )
 from portal.admin_base import HistoryAdmin, ScopedAdmin
-from portal.imports import SafeImportMixin
+from portal.imports import SafeImportMixin, SpreadsheetRefused, keep_upload, take_upload
 from portal.spreadsheets import FORMATS
 
 
@@ -82,6 +92,48 @@ class NetworkedSettlementInline(admin.TabularInline[NetworkedSettlement, Institu
     extra = 1
 
 
+class DiseaseListingInline(admin.TabularInline[DiseaseListing, Disease]):
+    """The platform catalogue's versions of the disease, as its 1309 download loaded them."""
+
+    model = DiseaseListing
+    formset = LabelledInlineFormSet
+    extra = 0
+    can_delete = False
+    fields = ("ver", "ver_name", "name", "valid", "efft_time", "invd_time", "majcls_name")
+    readonly_fields = ("ver", "ver_name", "name", "valid", "efft_time", "invd_time", "majcls_name")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DiseaseSchemeInline(admin.TabularInline[DiseaseScheme, Disease]):
+    """The platform's per-scheme table, as the 1309 import loaded it (read-only: the
+    import is how it changes, NX-5)."""
+
+    model = DiseaseScheme
+    formset = LabelledInlineFormSet
+    extra = 0
+    can_delete = False
+    fields = ("insutype", "end")
+    readonly_fields = ("insutype", "end")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CatalogueForm(forms.Form):
+    catalogue = forms.FileField(
+        label="病种目录（1309下载）",
+        help_text="CSV 或 XLSX，列名为平台字段名：opsp_dise_code、opsp_dise_name、vali_flag、"
+        "efft_time、invd_time、ver、ver_name 等。",
+    )
+    schemes = forms.FileField(
+        label="病种适用险种表（可选）",
+        required=False,
+        help_text="列：opsp_dise_code、insutype、enddate（有效期最后一天，空为长期）。",
+    )
+
+
 @admin.register(Disease)
 class DiseaseAdmin(ReferenceImportExportMixin, HistoryAdmin):
     resource_classes = [DiseaseResource]
@@ -97,7 +149,77 @@ class DiseaseAdmin(ReferenceImportExportMixin, HistoryAdmin):
     ]
     list_filter = ["cross_province", "validity", "active", "for_employee", "for_resident"]
     search_fields = ["code", "name"]
-    filter_horizontal = ["exclusive_with"]
+    # A plain multiple select: the admin's filter and select2 widgets fail axe (tests/browser).
+    filter_horizontal = ()
+    inlines = [DiseaseListingInline, DiseaseSchemeInline]
+    change_list_template = "admin/institutions/disease/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "import-1309/",
+                self.admin_site.admin_view(self.import_catalogue),
+                name="institutions_disease_import_1309",
+            )
+        ]
+        return own + super().get_urls()
+
+    def import_catalogue(self, request: HttpRequest) -> HttpResponse:
+        """导入1309病种目录: a dry run first; the files are kept (PendingImport, bound to the
+        uploader) until the data administrator confirms."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": "导入1309病种目录",
+            "opts": self.model._meta,
+        }
+        form = CatalogueForm()
+        if request.method == "POST" and "confirm" in request.POST:
+            return self._confirm_catalogue(request)
+        if request.method == "POST":
+            form = CatalogueForm(request.POST, request.FILES)
+            if form.is_valid():
+                files = [form.cleaned_data["catalogue"], form.cleaned_data["schemes"]]
+                try:
+                    data = [_upload(f) for f in files]
+                    result = catalogue.plan(data[0] or b"", data[1], facts.today())
+                except SpreadsheetRefused as refusal:
+                    form.add_error(None, str(refusal))
+                else:
+                    context["plan"] = result
+                    if result.ok:
+                        context["pending"] = [
+                            keep_upload(request.user, d) if d is not None else "" for d in data
+                        ]
+        context["form"] = form
+        return TemplateResponse(request, "admin/institutions/disease/import_1309.html", context)
+
+    def _confirm_catalogue(self, request: HttpRequest) -> HttpResponse:
+        names = [request.POST.get("catalogue_file", ""), request.POST.get("schemes_file", "")]
+        kept = [take_upload(request.user, name) if name else None for name in names]
+        if kept[0] is None:
+            messages.error(request, "预览的文件已失效，请重新上传。")
+            return redirect("admin:institutions_disease_import_1309")
+        try:
+            result = catalogue.plan(kept[0], kept[1], facts.today())
+            catalogue.apply(result, request.user)  # type: ignore[arg-type]
+        except (SpreadsheetRefused, catalogue.CatalogueError) as refusal:
+            messages.error(request, str(refusal))
+            return redirect("admin:institutions_disease_import_1309")
+        messages.success(
+            request,
+            f"1309病种目录已导入：新增 {len(result.added)}，变更 {len(result.changed)}，"
+            f"停用 {len(result.withdrawn)}，未变 {result.unchanged}。",
+        )
+        return redirect("admin:institutions_disease_changelist")
+
+
+def _upload(upload: Any) -> bytes | None:
+    if upload is None:
+        return None
+    check_size(upload.size)
+    return bytes(upload.read())
 
 
 @admin.register(Institution)

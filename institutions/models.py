@@ -12,7 +12,7 @@ from django.db.models.functions import Substr
 from simple_history.models import HistoricalRecords
 
 from cases import rules
-from cases.rules import check_institution_code, parameters
+from cases.rules import check_institution_code, national, parameters
 from institutions.validators import (
     DISEASE_CODE_RE,
     DIVISION_CODE_RE,
@@ -114,7 +114,12 @@ class Disease(models.Model):
     )
     active = models.BooleanField("启用", default=True)
     note = models.CharField("备注", max_length=200, blank=True)
-    history = HistoricalRecords(excluded_fields=["exclusive_with"])
+    # The platform catalogue's versions and per-scheme table of the disease as the last
+    # 1309 import wrote them (DiseaseListing, DiseaseScheme), kept on the row so that a
+    # check reads them with the disease (NX-5): {"listings": [[ver, valid, from, until]],
+    # "schemes": [[insutype, end]]}, dates ISO, None open-ended. Empty: a seed disease.
+    platform_catalogue = models.JSONField("平台目录", default=dict, blank=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["exclusive_with", "platform_catalogue"])
 
     class Meta:
         verbose_name = "门特病种"
@@ -141,6 +146,23 @@ class Disease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    def catalogue_facts(self) -> dict[str, object]:
+        """DiseaseFacts' listings and scheme ends, from ``platform_catalogue``."""
+        kept = self.platform_catalogue or {}
+        if not kept.get("listings"):
+            return {}
+
+        def day(value: str | None) -> dt.date | None:
+            return dt.date.fromisoformat(value) if value else None
+
+        listings = tuple(
+            national.Listing(ver, valid, rules.Period(day(start) or dt.date.min, day(end)))
+            for ver, valid, start, end in kept["listings"]
+        )
+        schemes = kept.get("schemes")
+        ends = tuple((insutype, day(end)) for insutype, end in schemes) if schemes else None
+        return {"listings": listings, "scheme_ends": ends}
 
     def clean(self) -> None:
         if self.validity == self.Validity.MONTHS and not self.validity_months:
@@ -324,3 +346,64 @@ class PolicyParameter(models.Model):
                 self.value = parameters.clean_value(self.key, self.value)
             except parameters.ParameterError as exc:
                 raise ValidationError({"value": [str(exc)]}) from exc
+
+
+class DiseaseListing(models.Model):
+    """A disease as one version of the platform's catalogue (1309 download) lists it
+    (NX-5): a check for a day uses the version in force that day."""
+
+    disease = models.ForeignKey(
+        Disease, verbose_name="病种", on_delete=models.CASCADE, related_name="listings"
+    )
+    ver = models.CharField("版本号（ver）", max_length=30)
+    ver_name = models.CharField("版本名称（ver_name）", max_length=100, blank=True)
+    name = models.CharField("病种名称（opsp_dise_name）", max_length=100)
+    majcls_code = models.CharField("大类代码", max_length=20, blank=True)
+    majcls_name = models.CharField("大类名称", max_length=100, blank=True)
+    subd_clss_name = models.CharField("细分类名称", max_length=100, blank=True)
+    admdvs = models.CharField("医保区划（admdvs）", max_length=6, blank=True)
+    valid = models.BooleanField("有效（vali_flag）", default=True)
+    efft_time = models.DateField("生效日期")
+    invd_time = models.DateField(
+        "失效日期", null=True, blank=True, help_text="不再生效的第一天；空为长期。"
+    )
+    imported_at = models.DateTimeField("导入时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "平台病种目录版本"
+        verbose_name_plural = "平台病种目录版本"
+        ordering = ["disease", "-efft_time", "-ver"]
+        constraints = [
+            models.UniqueConstraint(fields=["disease", "ver"], name="disease_listing_unique_ver"),
+            models.CheckConstraint(
+                condition=Q(invd_time__isnull=True) | Q(invd_time__gte=models.F("efft_time")),
+                name="disease_listing_period_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.disease_id} {self.ver}"
+
+
+class DiseaseScheme(models.Model):
+    """Per scheme: the disease applies to this insurance type until ``end`` (NX-5, ID-5),
+    from the platform's per-scheme table."""
+
+    disease = models.ForeignKey(
+        Disease, verbose_name="病种", on_delete=models.CASCADE, related_name="schemes"
+    )
+    insutype = models.CharField(
+        "险种（insutype）", max_length=3, choices=rules.InsuranceType.choices
+    )
+    end = models.DateField("终止日期", null=True, blank=True, help_text="不再适用的第一天。")
+
+    class Meta:
+        verbose_name = "病种适用险种"
+        verbose_name_plural = "病种适用险种"
+        ordering = ["disease", "insutype"]
+        constraints = [
+            models.UniqueConstraint(fields=["disease", "insutype"], name="disease_scheme_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.disease_id}/{self.insutype}"

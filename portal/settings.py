@@ -227,6 +227,9 @@ STATISTICS_MONTHS = 25
 STATISTICS_TIME_LIMIT = int(os.environ.get("STATISTICS_TIME_LIMIT", "1200"))
 CASES_IMPORT_TIME_LIMIT = int(os.environ.get("CASES_IMPORT_TIME_LIMIT", str(3 * 3600)))
 CASES_IMPORT_STALLED = int(os.environ.get("CASES_IMPORT_STALLED", "600"))
+# Rows of one national-format export (cases.national), answered within the request; a
+# larger area or period is narrowed by its dates.
+NATIONAL_EXPORT_MAX_ROWS = int(os.environ.get("NATIONAL_EXPORT_MAX_ROWS", "200000"))
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",

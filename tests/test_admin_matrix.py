@@ -26,7 +26,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cases.models import InsuredPeriod, Reminder
+from cases.models import CodeMapping, InsuredPeriod, Reminder
 from institutions.models import Disease, NetworkedSettlement, PolicyParameter, Region
 from portal.admin_base import HistoryAdmin, ScopedAdmin
 from portal.models import AuditEvent, Heartbeat, Role, User
@@ -153,7 +153,12 @@ MODELS: dict[str, tuple[dict[str, tuple[int, ...]], Any]] = {
         set(),
     ),
     "institutions.region": (REFERENCE, {"dataadmin", "superuser"}),
-    "institutions.disease": (REFERENCE, {"dataadmin", "superuser"}),
+    # With the platform's 1309 catalogue import (a preview first, a POST to confirm).
+    "institutions.disease": (
+        {**REFERENCE, "import_1309": (*NOT_STAFF, 403, 403, 200, 200)},
+        {"dataadmin", "superuser"},
+    ),
+    "cases.codemapping": (REFERENCE, {"dataadmin", "superuser"}),
     "institutions.institution": (REFERENCE, {"dataadmin", "superuser"}),
     "institutions.networkedsettlement": (REFERENCE, {"dataadmin", "superuser"}),
     "institutions.policyparameter": (REFERENCE, {"dataadmin", "superuser"}),
@@ -282,6 +287,7 @@ def world(clerk, reviewer, bureau_admin, other_bureau, data_admin):
         "portal.heartbeat": Heartbeat.objects.create(component="worker", last_seen_at=now),
         "portal.auditevent": AuditEvent.objects.create(user=clerk, action="print", detail="x"),
         "institutions.region": Region.objects.get(code="451202"),
+        "cases.codemapping": _with_history(CodeMapping.objects.get(kind="gend", portal_value="M")),
         "institutions.disease": Disease.objects.get(code="M03900"),
         "institutions.institution": case["home"],
         "institutions.networkedsettlement": NetworkedSettlement.objects.filter(
@@ -308,6 +314,12 @@ def world(clerk, reviewer, bureau_admin, other_bureau, data_admin):
     return {"subjects": subjects, "users": users, "other_bureau": other_bureau}
 
 
+def _with_history(subject: Model) -> Model:
+    """A row a migration seeded has no history yet: one save gives it its first version."""
+    subject.save()
+    return subject
+
+
 def client_as(role: str, world: dict[str, Any], client_for: Any) -> Client:
     if role == "anonymous":
         return Client()
@@ -327,7 +339,7 @@ def url_for(label: str, kind: str, subject: Model) -> str:
     app_label, model_name = label.split(".")
     base = f"admin:{app_label}_{model_name}"
     pk = subject.pk
-    if kind in ("changelist", "add", "import", "export", "process_import"):
+    if kind in ("changelist", "add", "import", "export", "process_import", "import_1309"):
         return reverse(f"{base}_{kind}")
     if kind == "redirect":
         return reverse(f"{base}_changelist") + f"{pk}/"

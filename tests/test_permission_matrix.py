@@ -18,6 +18,7 @@ from cases.imports import workbooks
 from cases.models import Notification
 from cases.services.imports import import_check, import_upload
 from cases.services.moves import move_accept, move_refuse, move_request
+from cases.services.national import reconciliation_request, reconciliation_run
 from cases.services.qualifications import qualification_apply
 from cases.services.reports import report_build, report_request
 from institutions.models import Disease, Region
@@ -71,6 +72,10 @@ def records(clerk, reviewer, bureau_admin):
         by=clerk, area=Region.objects.get(code="451202"), month=TODAY.replace(day=1)
     )
     report_build(report.pk)
+    reconciliation = reconciliation_request(
+        by=clerk, kind="letter", file_name="5304.csv", data=b"psn_no\n"
+    )
+    reconciliation_run(reconciliation.pk)
     return {
         **case,
         "submitted": submitted,
@@ -78,6 +83,7 @@ def records(clerk, reviewer, bureau_admin):
         "import": case_import,
         "move": move,
         "report": report,
+        "reconciliation": reconciliation,
     }
 
 
@@ -121,6 +127,11 @@ MATRIX = {
     "report_detail": ("report", 200, 200, 200),
     "report_progress": ("report", 200, 200, 200),
     "report_download": ("report", 200, 200, 200),
+    # The platform's numbers, and a bureau's reconciliations with the platform.
+    "platform_ids": ("patient", 200, 200, 200),
+    "reconciliation_detail": ("reconciliation", 200, 200, 200),
+    "reconciliation_progress": ("reconciliation", 200, 200, 200),
+    "reconciliation_adopt": ("reconciliation", 302, 302, 302),
     # The inbox is per user: only its owner reaches a message, and only by POST.
     "inbox_read": ("notification", 405, 404, 404),
 }
@@ -206,6 +217,11 @@ PAGES = {
     ("statistics", "?area=451202&table=diseases&export=csv"): (200, 200, 200, 403),
     ("statistics", "?table=counties&export=xlsx"): (200, 200, 200, 403),
     ("report_list", ""): (200, 200, 200, 403),
+    ("exchange_export", ""): (200, 200, 200, 403),
+    ("exchange_export", "?kind=person&fmt=csv"): (200, 200, 200, 403),
+    ("exchange_export", "?kind=qualification&fmt=csv"): (200, 200, 200, 403),
+    ("exchange_export", "?kind=filing&fmt=xlsx"): (200, 200, 200, 403),
+    ("reconciliation_list", ""): (200, 200, 200, 403),
 }
 
 

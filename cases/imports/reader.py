@@ -54,6 +54,8 @@ def read(data: bytes, file_name: str) -> Iterator[Row]:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, dt.datetime) and value.time() != dt.time.min:
+        return value.strftime("%Y-%m-%d %H:%M:%S")  # a catalogue's invd_time (NX-5)
     if isinstance(value, dt.datetime | dt.date):
         return value.strftime("%Y-%m-%d")
     return text(value)
@@ -145,3 +147,63 @@ def _csv(data: bytes, file_name: str) -> Iterator[Row]:
             raise SpreadsheetRefused(f"CSV 格式有误：{exc}") from exc
 
     yield from _rows(sheet, rest())
+
+
+def read_table(data: bytes, sheet: Sheet) -> Iterator[Row]:
+    """Every data row of a one-table file laid out as ``sheet`` (a file the national
+    platform or its 1309 download produced: CSV, or XLSX whose first worksheet holds the
+    table), within the same limits as an import."""
+    check_size(len(data))
+    rows = _xlsx_first(data, sheet) if data[:2] == b"PK" else _csv_table(data, sheet)
+    for counted, row in enumerate(rows, start=1):
+        if counted > settings.CASES_IMPORT_MAX_ROWS:
+            raise SpreadsheetRefused(
+                f"数据超过 {settings.CASES_IMPORT_MAX_ROWS:,} 行，无法一次读取；请分成几个文件。"
+            )
+        yield row
+
+
+def _xlsx_first(data: bytes, sheet: Sheet) -> Iterator[Row]:
+    check_archive(data, settings.CASES_IMPORT_MAX_UNPACKED_BYTES)
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged or hostile file
+        raise SpreadsheetRefused(
+            "无法读取该工作簿（文件损坏或含有不安全的内容），请另存为 XLSX 后重新上传。"
+        ) from exc
+    try:
+        if not book.sheetnames:
+            raise SpreadsheetRefused("工作簿中没有工作表。")
+        name = sheet.name if sheet.name in book.sheetnames else book.sheetnames[0]
+        try:
+            yield from _rows(sheet, _field_names(book[name].iter_rows(values_only=True)))
+        except SpreadsheetRefused:
+            raise
+        except Exception as exc:
+            raise SpreadsheetRefused(
+                f"无法读取工作表“{name}”（文件损坏或含有不安全的内容）。"
+            ) from exc
+    finally:
+        book.close()
+
+
+def _csv_table(data: bytes, sheet: Sheet) -> Iterator[Row]:
+    lines = csv.reader(io.StringIO(decode(data), newline=""))
+
+    def all_lines() -> Iterator[tuple[Any, ...]]:
+        try:
+            for line in lines:
+                yield tuple(line)
+        except csv.Error as exc:
+            raise SpreadsheetRefused(f"CSV 格式有误：{exc}") from exc
+
+    yield from _rows(sheet, _field_names(all_lines()))
+
+
+def _field_names(lines: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """The platform's field names in lower case, as a database export may capitalise them."""
+    first = next(lines, None)
+    if first is None:
+        return
+    yield tuple(text(h).lower() for h in first)
+    yield from lines

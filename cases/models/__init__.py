@@ -2,6 +2,7 @@
 
 from cases.models.imports import CaseImport, ImportRow
 from cases.models.moves import InsuredPeriod, MoveRequest
+from cases.models.national import CodeMapping, Reconciliation, ReconciliationItem
 from cases.models.notices import Delivery, JobRun, Notification, Reminder, ReminderCheck, SmsOutbox
 from cases.models.records import (
     DateRange,
@@ -16,6 +17,7 @@ from cases.models.statistics import Figure, Measure, MonthlyReport, StatisticsRu
 
 __all__ = [
     "CaseImport",
+    "CodeMapping",
     "DateRange",
     "Delivery",
     "Figure",
@@ -29,6 +31,8 @@ __all__ = [
     "Notification",
     "Patient",
     "Qualification",
+    "Reconciliation",
+    "ReconciliationItem",
     "Reminder",
     "ReminderCheck",
     "ResidentIdValid",

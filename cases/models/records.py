@@ -87,6 +87,12 @@ class Patient(ScopedModel):
     moved_out_on = models.DateField(
         "转出广西日期", null=True, blank=True, help_text="MV-5：转出后档案只读。"
     )
+    psn_no = models.CharField(
+        "人员编号",
+        max_length=30,
+        blank=True,
+        help_text="NX-1：医保信息平台的人员编号（psn_no）；空为尚未取得。",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -112,6 +118,12 @@ class Patient(ScopedModel):
             models.CheckConstraint(
                 condition=Q(insurance_type__in=list(rules.InsuranceType)),
                 name="patient_insurance_type",
+            ),
+            models.UniqueConstraint(
+                fields=["psn_no"],
+                condition=~Q(psn_no=""),
+                name="patient_unique_psn_no",
+                violation_error_message="NX-1：该人员编号已属于另一位参保人。",
             ),
         ]
         # Search (see cases.search): a term of three characters or more is matched anywhere
@@ -205,6 +217,25 @@ def patient_bureau() -> Any:
     )
 
 
+def platform_serial() -> Any:
+    """The platform's 待遇申报明细流水号 for the record (NX-2); empty until registered."""
+    return models.CharField(
+        "平台流水号",
+        max_length=30,
+        blank=True,
+        help_text="NX-2：医保信息平台的待遇申报明细流水号（trt_dcla_detl_sn）。",
+    )
+
+
+def unique_serial(name: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(
+        fields=["trt_dcla_detl_sn"],
+        condition=~Q(trt_dcla_detl_sn=""),
+        name=f"{name}_unique_serial",
+        violation_error_message="NX-2：该平台流水号已用于另一条记录。",
+    )
+
+
 class Qualification(AgentFields):
     Status = rules.QualificationStatus
 
@@ -252,6 +283,7 @@ class Qualification(AgentFields):
         blank=True,
         related_name="renewals",
     )
+    trt_dcla_detl_sn = platform_serial()
     history = HistoricalRecords(excluded_fields=["bureau"])
 
     class Meta:
@@ -260,6 +292,7 @@ class Qualification(AgentFields):
         ordering = ["-applied_on", "-id"]
         permissions = [("review_qualification", "复核门特资格认定")]
         constraints = [
+            unique_serial("qualification"),
             models.UniqueConstraint(
                 fields=["patient", "disease"],
                 condition=Q(status=rules.QualificationStatus.SUBMITTED),
@@ -391,6 +424,7 @@ class Filing(AgentFields):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="经办人", on_delete=models.PROTECT, related_name="+"
     )
+    trt_dcla_detl_sn = platform_serial()
     history = HistoricalRecords(excluded_fields=["bureau"])
 
     class Meta:
@@ -398,6 +432,7 @@ class Filing(AgentFields):
         verbose_name_plural = "跨省异地就医备案"
         ordering = ["-start", "-id"]
         constraints = [
+            unique_serial("filing"),
             models.CheckConstraint(
                 # A long-term filing gets an end only when it is cancelled or changed.
                 condition=(
@@ -507,6 +542,7 @@ class TransferLetter(ScopedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="经办人", on_delete=models.PROTECT, related_name="+"
     )
+    trt_dcla_detl_sn = platform_serial()
     history = HistoricalRecords(excluded_fields=["bureau"])
 
     class Meta:
@@ -514,6 +550,7 @@ class TransferLetter(ScopedModel):
         verbose_name_plural = "转诊证明"
         ordering = ["-issued_on", "-id"]
         constraints = [
+            unique_serial("letter"),
             models.CheckConstraint(
                 condition=~Q(reason=rules.LetterReason.OTHER) | ~Q(reason_text=""),
                 name="letter_other_reason_text",
@@ -575,6 +612,7 @@ class Selection(ScopedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="经办人", on_delete=models.PROTECT, related_name="+"
     )
+    trt_dcla_detl_sn = platform_serial()
     history = HistoricalRecords()
 
     class Meta:
@@ -582,6 +620,7 @@ class Selection(ScopedModel):
         verbose_name_plural = "门特选点"
         ordering = ["slot", "-start"]
         constraints = [
+            unique_serial("selection"),
             # SL-1 is a count per date, enforced by a trigger (migration 0008). The slot
             # is the ordering clerks see (fix_srt_no): one selection per number at a time.
             models.CheckConstraint(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -111,6 +111,25 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """One version's entry of a disease in the platform's catalogue (1309, NX-5)."""
+
+    ver: str
+    valid: bool  # vali_flag
+    period: Period  # efft_time .. invd_time, half-open
+
+
+def listed_on(listings: Sequence[Listing], day: dt.date) -> bool:
+    """NX-5: the catalogue in force on ``day`` holds the disease: of the versions whose
+    period covers the day, the newest says whether it is valid."""
+    covering = [entry for entry in listings if entry.period.covers(day)]
+    if not covering:
+        return False
+    newest = max(covering, key=lambda entry: (entry.period.start, entry.ver))
+    return newest.valid
+
+
+@dataclass(frozen=True)
 class InstitutionFacts:
     code: str
     county: str
@@ -150,6 +169,20 @@ class DiseaseFacts:
     for_employee: bool = True
     for_resident: bool = True
     exclusive_with: frozenset[str] = frozenset()
+    # The platform catalogue's versions of the disease (NX-5); none for a disease of the
+    # seed list, which no 1309 download has confirmed yet.
+    listings: tuple[Listing, ...] = ()
+    # Per scheme (insutype): the half-open end of the disease's applicability (NX-5).
+    scheme_ends: tuple[tuple[str, dt.date | None], ...] | None = None
 
-    def applies_to(self, insurance_type: str) -> bool:
+    def applies_to(self, insurance_type: str, day: dt.date | None = None) -> bool:
+        if self.scheme_ends is not None and day is not None:
+            return any(
+                scheme == insurance_type and (end is None or day < end)
+                for scheme, end in self.scheme_ends
+            )
         return self.for_employee if insurance_type == "310" else self.for_resident
+
+    def in_catalogue_on(self, day: dt.date) -> bool:
+        """NX-5: in the platform's catalogue in force on ``day`` (a seed disease: active)."""
+        return listed_on(self.listings, day) if self.listings else self.active

@@ -73,9 +73,17 @@ def check_application(
     violations = []
     if applied_on > today:
         violations.append(Violation("QL-5", "申请日期不能晚于今天。", "applied_on"))
-    if not disease.active:
-        violations.append(Violation("ID-4", f"病种{disease.code}已停用，不能申请。", "disease"))
-    if not disease.applies_to(insurance_type):
+    if not disease.in_catalogue_on(applied_on):
+        violations.append(
+            Violation(
+                "ID-4",
+                f"病种{disease.code}在{applied_on}不在门特病种目录内（已停用或已失效），不能申请。"
+                if disease.listings
+                else f"病种{disease.code}已停用，不能申请。",
+                "disease",
+            )
+        )
+    if not disease.applies_to(insurance_type, applied_on):
         violations.append(
             Violation("ID-5", f"病种{disease.name}不适用于该参保人的险种。", "disease")
         )

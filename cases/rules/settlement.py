@@ -15,7 +15,7 @@ from cases.rules.selections import FilingFacts, SelectionFacts, find_basis
 # --- ST: direct-settlement check ----------------------------------------------------------
 
 
-NOT_COVERED_RULES = ("ST-1", "ST-2", "ST-3")
+NOT_COVERED_RULES = ("ID-4", "ST-1", "ST-2", "ST-3")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,13 @@ def check_settlement(
         else:
             failed.append(Violation(rule_id, message))
 
+    if disease.listings:
+        # NX-5: a disease the platform's catalogue in force that day does not hold.
+        rule(
+            "ID-4",
+            disease.in_catalogue_on(day),
+            f"病种“{disease.name}”在{day}不在医保信息平台的门特病种目录内。",
+        )
     rule(
         "ST-1",
         any(q.disease == disease.code and q.approved_on(day) for q in qualifications),

@@ -59,6 +59,7 @@ def search(user: User, form: SearchForm) -> QuerySet[Patient]:
 EXPORT_HEADERS = [
     "姓名",
     "证件号码",
+    "人员编号",
     "险种",
     "参保地",
     "联系电话",
@@ -80,6 +81,7 @@ def patient_row(patient: Patient, unmask: bool) -> list[Any]:
     return [
         patient.name,
         patient.cert_number if unmask else patient.masked_cert_number,
+        patient.psn_no,
         patient.get_insurance_type_display(),
         patient.region.full_name,
         patient.phone if unmask else patient.masked_phone,

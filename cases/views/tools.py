@@ -13,7 +13,7 @@ from cases import facts, rules, selectors
 from cases.forms import FinderForm, SettlementForm, rule_link, today_initial
 from cases.models import Patient
 from cases.policy_catalog import SECTIONS
-from cases.settlement import settlement_check
+from cases.settlement import settlement_answers
 from cases.views.common import StaffRequest, bureau_staff, reads_by_post
 from institutions.parameters import SPECS, parameters_on
 
@@ -36,7 +36,7 @@ def settlement(request: StaffRequest) -> HttpResponse:
         bound = request.GET.copy()
         bound.pop("patient", None)
     form = SettlementForm(bound, initial=initial)
-    answer = None
+    answer = platform = None
     patient = linked
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -49,7 +49,7 @@ def settlement(request: StaffRequest) -> HttpResponse:
         if patient is None:
             form.add_error("patient", "本经办机构没有登记这个证件号码的参保人。")
         else:
-            answer = settlement_check(
+            answer, platform = settlement_answers(
                 patient=patient,
                 institution=data["institution"],
                 disease=data["disease"],
@@ -67,6 +67,7 @@ def settlement(request: StaffRequest) -> HttpResponse:
         {
             "form": form,
             "answer": answer,
+            "platform": platform,
             "patient": patient,
             "linked": linked,
             "failed": failed,

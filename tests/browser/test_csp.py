@@ -20,11 +20,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from cases import facts, statistics
 from cases.models import Notification
 from cases.services.imports import import_check, import_upload
+from cases.services.national import reconciliation_request, reconciliation_run
 from cases.services.reports import report_build, report_request
 from institutions.models import Institution, Region
 from tests import factories
 from tests.browser.test_journey import ARGS, CHROMIUM
 from tests.cases.test_imports import ID2, PATIENT, full_book
+from tests.cases.test_national import csv_file, rows_of
 from tests.test_permission_matrix import ask_to_move
 
 pytestmark = [
@@ -101,6 +103,14 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
     queued = report_request(
         by=clerk, area=Region.objects.get(code="451202"), month=today.replace(day=1)
     )
+    row = {**rows_of("qualification", bureau_admin)[0], "enddate": "2030-12-31"}
+    compared = reconciliation_request(
+        by=clerk, kind="qualification", file_name="5301.csv", data=csv_file("qualification", [row])
+    )
+    reconciliation_run(compared.pk)
+    waiting = reconciliation_request(
+        by=clerk, kind="letter", file_name="5304.csv", data=b"psn_no\n"
+    )
 
     p = f"/patients/{patient.pk}"
     pages = [
@@ -138,6 +148,12 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
         f"/reports/{report.pk}/",
         f"/reports/{queued.pk}/",
         "/inbox/",
+        f"{p}/platform-ids/",
+        "/national/export/",
+        "/national/export/?kind=filing&fmt=csv&first=2025-03-01&last=2025-01-01",
+        "/national/reconciliations/",
+        f"/national/reconciliations/{compared.pk}/",
+        f"/national/reconciliations/{waiting.pk}/",
         "/moves/",
         "/moves/new/",
         f"/moves/{move.pk}/",
@@ -152,6 +168,9 @@ def test_every_page_keeps_the_csp_is_accessible_and_valid_html(
         "/admin/institutions/institution/export/",
         "/admin/institutions/region/?q=4512",
         "/admin/institutions/disease/",
+        "/admin/institutions/disease/import-1309/",
+        f"/admin/institutions/disease/{qualification.disease_id}/change/",
+        "/admin/cases/codemapping/",
         "/admin/institutions/policyparameter/add/",
         "/admin/cases/patient/",
         f"/admin/cases/patient/{patient.pk}/change/",

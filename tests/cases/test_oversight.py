@@ -125,6 +125,11 @@ OVERSIGHT = {
     "report_detail": (404, 404),
     "report_progress": (404, 404),
     "report_download": (404, 404),
+    # The platform's numbers and reconciliations are a county bureau's casework.
+    "platform_ids": (403, 403),
+    "reconciliation_detail": (403, 403),
+    "reconciliation_progress": (403, 403),
+    "reconciliation_adopt": (403, 403),
 }
 
 
@@ -414,6 +419,11 @@ OVERSIGHT_PAGES = {
     ("statistics", "?area=451202&table=diseases&export=csv"): 200,
     ("statistics", "?table=counties&export=xlsx"): 200,
     ("report_list", ""): 200,
+    ("exchange_export", ""): 200,
+    ("exchange_export", "?kind=person&fmt=csv"): 200,
+    ("exchange_export", "?kind=qualification&fmt=csv"): 200,
+    ("exchange_export", "?kind=filing&fmt=xlsx"): 200,
+    ("reconciliation_list", ""): 403,
 }
 
 

@@ -1049,7 +1049,8 @@ def test_the_patient_export_carries_the_case_with_columns_fit_for_chinese(
     assert row["门特病种"] == "高血压病"
     assert row["选点机构"] == hospitals["home"].name
     assert row["跨省备案"] == "临时备案→广州市（有效期至2025-08-31）"
-    assert sheet.column_dimensions["I"].width >= len("临时备案→广州市（有效期至2025-08-31）")
+    column = openpyxl.utils.get_column_letter(header.index("跨省备案") + 1)
+    assert sheet.column_dimensions[column].width >= len("临时备案→广州市（有效期至2025-08-31）")
 
 
 def test_a_one_page_case_summary_prints_every_record(client_for, clerk, reviewer, patient):
