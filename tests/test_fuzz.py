@@ -63,6 +63,10 @@ HOSTILE = [
     "long_term",
     "transfer",
     "window",
+    "qualification",
+    "person",
+    "csv",
+    "45000000000000000012",
 ]
 values = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=60), st.integers().map(str))
 
@@ -153,6 +157,7 @@ FORMS = {
         "patient",
         ["disease", "issuer", "receiver", "reason", "reason_text", "issued_on"],
     ),
+    "platform_ids": ("patient", ["psn_no"]),
     "two_factor_verify": (None, ["token", "next"]),
     "login": (None, ["username", "password"]),
     "inbox_read": (None, []),
@@ -162,6 +167,7 @@ SEARCHES = {
     "patient_search": ["q", "disease", "insurance_type", "filing_status", "page", "export"],
     "settlement": ["patient", "institution", "disease", "day"],
     "institution_finder": ["destination", "disease", "patient"],
+    "exchange_export": ["kind", "first", "last", "changed_since", "fmt"],
 }
 
 

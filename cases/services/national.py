@@ -203,6 +203,7 @@ def _compare(reconciliation: Reconciliation) -> dict[str, int]:
     counts = dict.fromkeys(Outcome.values, 0) | {"adoptable": 0}
     ReconciliationItem.objects.filter(reconciliation=reconciliation).delete()
     batch: list[ReconciliationItem] = []
+    total, done = max(len(platform) + len(portal), 1), 0
     for compared in national.reconcile(layout, platform, portal, people, serials_elsewhere):
         counts[compared.outcome] += 1
         counts["adoptable"] += compared.adoptable
@@ -222,6 +223,8 @@ def _compare(reconciliation: Reconciliation) -> dict[str, int]:
         )
         if len(batch) >= BATCH:
             ReconciliationItem.objects.bulk_create(batch)
+            done += len(batch)
+            progress(reconciliation.pk, 50 + 49 * done // total)
             batch = []
     ReconciliationItem.objects.bulk_create(batch)
     return counts

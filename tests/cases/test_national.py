@@ -579,3 +579,23 @@ def test_the_settlement_check_shows_the_2001_fields(case, client_for, clerk):
         "2025-03-01",
         "",
     )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_round_trip_through_the_pages(fmt, case, client_for, bureau_admin):
+    """Each kind exported from the export page and uploaded on the reconciliation page
+    as it was downloaded: everything matches."""
+    client = client_for(bureau_admin)
+    for kind in KINDS:
+        exported = client.get(reverse("exchange_export"), {"kind": kind, "fmt": fmt})
+        assert exported.status_code == 200, kind
+        client.post(
+            reverse("reconciliation_list"),
+            {"kind": kind, "file": SimpleUploadedFile(f"{kind}.{fmt}", exported.content)},
+        )
+        reconciliation = Reconciliation.objects.latest("pk")
+        run_reconciliation(reconciliation.pk)
+        reconciliation.refresh_from_db()
+        assert reconciliation.status == "done", (kind, reconciliation.error)
+        assert outcomes(reconciliation)["matched"] == 1, kind
+        assert sum(outcomes(reconciliation).values()) == 1, kind
