@@ -39,6 +39,7 @@ from cases.models import (
     TransferLetter,
 )
 from institutions.models import Disease, Region
+from portal import replica
 from portal.models import Bureau
 
 EXPIRING_DAYS = (30, 60)
@@ -391,7 +392,7 @@ def _read(criteria: Criteria) -> _Read:
         "scheme": criteria.insurance_type,
     }
     read = _Read()
-    with connection.cursor() as cursor:
+    with replica.read_connection(Figure).cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     for kind, month, key, name, extra, n in rows:

@@ -36,12 +36,13 @@ from django.http import (
     HttpResponseRedirect,
     QueryDict,
 )
+from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from cases import access
 from cases.masking import NOT_IN_URLS, identifies_someone
-from portal import searches
+from portal import replica, searches
 
 READ_ONLY_FLAG = "portal_admin_read_only"
 SEARCH_KEY = "sk"
@@ -133,7 +134,17 @@ class ScopedAdmin(admin.ModelAdmin[Any]):
         ):
             messages.error(request, NOT_IN_URLS)
             request.GET = with_params(request.GET, {SEARCH_VAR: None})
-        return super().changelist_view(request, extra_context)
+        if request.method != "GET":
+            return super().changelist_view(request, extra_context)
+
+        # A list read on the replica, rendered there too (the rows are read as it renders).
+        def listed() -> HttpResponse:
+            response = super(ScopedAdmin, self).changelist_view(request, extra_context)
+            if isinstance(response, TemplateResponse):
+                response.render()
+            return response
+
+        return replica.on_replica(listed)
 
 
 class MaskedDeltaHelper(HistoricalRecordContextHelper):

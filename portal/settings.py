@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "portal.middleware.ServerTimingMiddleware",
     # Case-record queries must be scoped while a request is served (cases.access).
     "portal.middleware.ScopeGuardMiddleware",
+    # Read-your-writes with a replica: a write pins the session to the primary a while.
+    "portal.replica.PinMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files, precompressed (gzip, Brotli) with far-future caching of hashed names.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -143,6 +145,23 @@ DATABASES = {
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database")
+# A streaming replica for heavy reads (portal.replica): exports, statistics, monthly
+# reports, the admin's lists. Absent: everything on the primary.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"],
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+    DATABASES["replica"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["replica"]["OPTIONS"] = {"connect_timeout": 3}
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["portal.replica.ReplicaRouter"]
+# Seconds the replica may lag before its reads go to the primary; how often a process
+# checks; how long after a write a session reads from the primary.
+DATABASE_REPLICA_MAX_LAG = float(os.environ.get("DATABASE_REPLICA_MAX_LAG", "30"))
+DATABASE_REPLICA_CHECK_SECONDS = float(os.environ.get("DATABASE_REPLICA_CHECK_SECONDS", "5"))
+DATABASE_REPLICA_PIN_SECONDS = int(os.environ.get("DATABASE_REPLICA_PIN_SECONDS", "10"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "portal.User"
@@ -329,6 +348,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+# A load balancer's health checks reach the nodes over plain HTTP on the inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/"]
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", PRODUCTION) else None
 )

@@ -21,6 +21,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/2fa/verify/", two_factor.verify, name="two_factor_verify"),
     path("accounts/2fa/setup/", two_factor.setup, name="two_factor_setup"),
     path("status/", views.status, name="status"),
+    path("healthz/live/", views.live, name="health_live"),
+    path("healthz/ready/", views.ready, name="health_ready"),
     # One login page for the portal and the admin site.
     path("admin/login/", views.admin_login),
     path("admin/", admin.site.urls),

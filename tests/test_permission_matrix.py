@@ -188,6 +188,8 @@ def test_another_bureaus_letter_cannot_be_linked_to_a_filing(records, client_for
 
 # The account pages have their own tests (tests/portal/test_auth.py, test_security.py).
 ACCOUNT_PAGES = {"login", "logout", "two_factor_verify", "two_factor_setup", "status"}
+# A load balancer's health checks, open to all (tests/portal/test_health.py).
+ACCOUNT_PAGES |= {"health_live", "health_ready"}
 
 # (url name, query) -> expected GET status for clerk, reviewer, bureau admin, data admin.
 PAGES = {

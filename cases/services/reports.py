@@ -13,6 +13,7 @@ from django.utils import timezone
 from cases import access, facts, reports, statistics
 from cases.models import MonthlyReport
 from institutions.models import Region
+from portal import replica
 from portal.models import User
 from portal.queue import enqueue_on_commit
 
@@ -54,7 +55,7 @@ def report_build(report_id: int) -> None:
 
     try:
         criteria = statistics.Criteria(area=report.area, first=report.month, last=report.month)
-        figures = statistics.tables(criteria)
+        figures = replica.on_replica(lambda: statistics.tables(criteria))
         progress(10)
         data = reports.workbook(
             figures,

@@ -31,6 +31,7 @@ from cases.services.national import (
     reconciliation_request,
 )
 from cases.views.common import StaffRequest, bureau_staff, export_name, recorder, spreadsheet
+from portal import replica
 from portal.audit import record_export
 from portal.imports import SpreadsheetRefused
 
@@ -106,7 +107,7 @@ def exchange_export(request: StaffRequest) -> HttpResponse:
             last=data["last"],
             changed_since=data["changed_since"],
         )
-        total = records.count()
+        total = replica.on_replica(records.count)
         if total > settings.NATIONAL_EXPORT_MAX_ROWS:
             form.add_error(
                 None,
@@ -123,10 +124,14 @@ def _export_file(request: StaffRequest, kind: str, records: Any, fmt: str) -> Ht
     unmask = access.unmasked(request, f"国家平台格式导出 {layout.label}")
     codes = national.code_tables()
     build = national.ROW_BUILDERS[kind]
-    rows = [
-        [row[name] for name in layout.fields]
-        for row in (build(record, codes, unmask) for record in records.iterator(chunk_size=2000))
-    ]
+    rows = replica.on_replica(
+        lambda: [
+            [row[name] for name in layout.fields]
+            for row in (
+                build(record, codes, unmask) for record in records.iterator(chunk_size=2000)
+            )
+        ]
+    )
     record_export(request.user, f"国家平台格式 {layout.label}", len(rows), unmasked=unmask)
     return spreadsheet(rows, list(layout.fields), export_name(request.user, layout.file_stem), fmt)
 

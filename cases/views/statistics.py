@@ -18,6 +18,7 @@ from cases.forms import ReportForm, StatisticsForm
 from cases.models import MonthlyReport
 from cases.services.reports import ReportRefused, report_request
 from cases.views.common import EXPORT_FORMATS, StaffRequest, View, spreadsheet, workbook
+from portal import replica
 from portal.audit import record_export
 
 
@@ -40,7 +41,8 @@ def statistics_page(request: StaffRequest) -> HttpResponse:
     form = StatisticsForm(request.user, request.GET, months)
     figures = None
     if form.is_valid():
-        figures = statistics.tables(form.criteria())
+        criteria = form.criteria()
+        figures = replica.on_replica(lambda: statistics.tables(criteria))
         fmt, name = request.GET.get("export", ""), request.GET.get("table", "")
         if fmt in EXPORT_FORMATS:
             return _export(request, figures, name, fmt)
