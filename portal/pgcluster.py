@@ -19,6 +19,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SYSTEM_USER = "embedded_postgres"
+ERROR_SHOWN = 3000
 
 
 def bin_dir() -> Path:
@@ -49,8 +50,8 @@ def run(args: Sequence[str], *, check: bool = True, timeout: float = 600) -> str
         check=False,
     )
     if check and done.returncode:
-        err = done.stderr
-        shown = err if len(err) < 3000 else f"{err[:2000]}\n…\n{err[-1000:]}"
+        err = done.stderr  # the first error matters most, the last says how it ended
+        shown = err if len(err) < ERROR_SHOWN else f"{err[:2000]}\n…\n{err[-1000:]}"
         raise RuntimeError(f"{args[0]} failed ({done.returncode}): {shown}")
     return done.stdout
 
