@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mente_portal
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install install-dev run test bench lint format clean
+.PHONY: install install-dev run test bench backup lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ test: install-dev locale/zh_Hans/LC_MESSAGES/django.mo
 	PORTAL_ENV=test DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	  CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 	  $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# A base backup (pg_basebackup, verified) of DATABASE_URL, or of the embedded development
+# server when none is set, into var/backups (BACKUP_KEEP newest kept); docs/operations.md.
+backup: install
+	$(PY) -m portal.devdb run -- $(PY) -m portal.backup base
 
 # Province-scale benchmark (docs/benchmarks.md): seeds one database per scale on its own
 # embedded PostgreSQL (kept in var/benchpg and reused), then measures through gunicorn.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,6 +87,15 @@ def owned_directory(path: Path) -> Path:
                 parent.chmod(mode | 0o011)
     path.chmod(0o700)
     return path
+
+
+def archive_command(archive: Path) -> str:
+    """PostgreSQL's archive_command into ``archive``: a segment is copied under a temporary
+    name and renamed, so a crash mid-copy never leaves a short file there, and an
+    existing segment is never overwritten."""
+    return (
+        f"'test ! -f {archive}/%f && cp %p {archive}/%f.part && mv {archive}/%f.part {archive}/%f'"
+    )
 
 
 class Cluster:
@@ -176,6 +186,16 @@ class Cluster:
             ]
         ).strip()
 
+    def wait_archived(self, segment: str, timeout: float = 60) -> bool:
+        """Whether the archiver reported ``segment`` archived within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = self.psql("SELECT last_archived_wal FROM pg_stat_archiver")
+            if done and done >= segment:
+                return True
+            time.sleep(0.2)
+        return False
+
     def replica_of(self, primary: Cluster) -> Cluster:
         """A streaming replica: a base backup of ``primary`` with its standby settings."""
         owned_directory(self.data)
@@ -231,7 +251,15 @@ class Cluster:
         """This (new) directory from ``backup``, replaying the archived WAL up to
         ``target_time`` and then becoming a primary (PITR)."""
         owned_directory(self.data)
-        run(["tar", "-xzf", str(backup / "base.tar.gz"), "-C", str(self.data)])
+        with tarfile.open(backup / "base.tar.gz") as tar:
+            tar.extractall(self.data, filter="tar")
+        streamed = backup / "pg_wal.tar.gz"  # pg_basebackup -X stream's WAL, beside
+        if streamed.exists():
+            with tarfile.open(streamed) as tar:
+                tar.extractall(self.data / "pg_wal", filter="tar")
+        if os.geteuid() == 0:
+            for path in [self.data, *self.data.rglob("*")]:
+                shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
         self.configure(
             restore_command=f"'cp {archive}/%f %p'",
             recovery_target_time=f"'{target_time}'",

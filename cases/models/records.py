@@ -91,6 +91,8 @@ class Patient(ScopedModel):
         "人员编号",
         max_length=30,
         blank=True,
+        default="",
+        db_default="",  # rows written by COPY (seeding, batch imports) leave it out
         help_text="NX-1：医保信息平台的人员编号（psn_no）；空为尚未取得。",
     )
     history = HistoricalRecords()
@@ -223,6 +225,8 @@ def platform_serial() -> Any:
         "平台流水号",
         max_length=30,
         blank=True,
+        default="",
+        db_default="",
         help_text="NX-2：医保信息平台的待遇申报明细流水号（trt_dcla_detl_sn）。",
     )
 
