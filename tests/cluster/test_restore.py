@@ -82,14 +82,11 @@ def test_a_point_in_time_restore_has_exactly_the_writes_before_it():
         assert primary.wait_archived(segment), "the WAL did not reach the archive"
         primary.stop("immediate")  # the disk is lost
 
-        started = time.monotonic()
         restored.restore(backup, archive, target).start()
         restored.wait_promoted()
-        seconds = time.monotonic() - started
         assert counts(restored, "基线示例") == (3, 3, 3)
         assert counts(restored, "备份后示例") == (4, 4, 4)
         assert counts(restored, "时间点后示例") == (0, 0, 0)
-        assert seconds < 300
     finally:
         restored.stop("immediate")
         primary.stop("immediate")
