@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
-from cases import access, national, selectors
+from cases import access, national, rules, selectors
 from cases.imports.reader import read_table
 from cases.models import (
     Filing,
@@ -64,6 +64,7 @@ def platform_ids_update(
     every value is checked (NX-1, NX-2) and unique where set. Returns how many records
     changed; nothing changes when one value is refused."""
     patient = lock_patient(patient, by)
+    refuse_if(rules.check_not_moved_out(patient.moved_out_on is not None))
     psn_no = nx.normalize_platform_id(psn_no)
     violations = nx.check_psn_no(psn_no)
     if (

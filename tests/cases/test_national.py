@@ -599,3 +599,18 @@ def test_round_trip_through_the_pages(fmt, case, client_for, bureau_admin):
         assert reconciliation.status == "done", (kind, reconciliation.error)
         assert outcomes(reconciliation)["matched"] == 1, kind
         assert sum(outcomes(reconciliation).values()) == 1, kind
+
+
+def test_a_moved_out_patients_numbers_are_read_only(case, clerk):
+    from cases.services import PolicyRefusal
+    from cases.services.national import platform_ids_update
+
+    Patient.objects.filter(pk=case["patient"].pk).update(moved_out_on=TODAY)
+    with pytest.raises(PolicyRefusal) as refused:
+        platform_ids_update(
+            patient=Patient.objects.get(pk=case["patient"].pk),
+            by=clerk,
+            psn_no="45000000000000000012",
+            serials={},
+        )
+    assert refused.value.rules == ["MV-5"]
