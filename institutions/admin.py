@@ -152,7 +152,7 @@ class DiseaseAdmin(ReferenceImportExportMixin, HistoryAdmin):
     # A plain multiple select: the admin's filter and select2 widgets fail axe (tests/browser).
     filter_horizontal = ()
     inlines = [DiseaseListingInline, DiseaseSchemeInline]
-    change_list_template = "admin/institutions/disease/change_list.html"
+    change_list_template = "admin/institutions/disease/catalogue_change_list.html"
 
     def get_urls(self) -> list[URLPattern]:
         own = [
