@@ -317,3 +317,42 @@ def test_stopping_the_replica_mid_run_fails_no_request(cluster):
     assert set(results) == {200}, results
     logs = "".join(p.read_text() for p in cluster["base"].glob("node*.log"))
     assert "replica unusable, reading from the primary" in logs
+
+
+def test_a_reconciliation_upload_is_compared_by_a_worker_with_progress(cluster):
+    """A platform file uploaded on one node, compared by whichever worker takes it; its
+    progress read on the other node."""
+    nodes, (clerk, *_rest) = cluster["nodes"], cluster["sessions"]
+    boundary = secrets.token_hex(8)
+    rows = "psn_no,reflin_medins_no,begndate,enddate,trt_dcla_detl_sn\r\n"
+    rows += "45000000000000000001,H44010600001,2026-01-05,2026-07-04,SN900001\r\n"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
+        f'{CSRF}\r\n--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\n'
+        f'letter\r\n--{boundary}\r\nContent-Disposition: form-data; name="file";'
+        f' filename="5304.csv"\r\nContent-Type: text/csv\r\n\r\n{rows}\r\n--{boundary}--\r\n'
+    ).encode()
+    conn = HTTPConnection("127.0.0.1", nodes[0].port, timeout=60)
+    conn.request(
+        "POST",
+        "/national/reconciliations/",
+        body=body,
+        headers={
+            "Cookie": f"sessionid={clerk}; csrftoken={CSRF}",
+            "Host": "127.0.0.1",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 302
+    detail = response.getheader("Location") or ""
+
+    def finished() -> bool:
+        status, data, _ = request(nodes[1], "GET", f"{detail}progress/", clerk)
+        return status == 200 and json.loads(data)["running"] is False
+
+    assert wait_for(finished, timeout=60)
+    status, page, _ = request(nodes[1], "GET", detail + "?outcome=platform_only", clerk)
+    assert status == 200
+    assert "SN900001" in page.decode()
