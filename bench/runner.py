@@ -118,6 +118,9 @@ class ScaleResult:
     reminders: list[dict[str, Any]] = field(default_factory=list)
     statistics: dict[str, Any] = field(default_factory=dict)
     statistics_pages: dict[str, Sample] = field(default_factory=dict)
+    # --compare: the same pages and locust mix served by an earlier commit's code.
+    before_pages: dict[str, Sample] = field(default_factory=dict)
+    before_locust: dict[str, Any] = field(default_factory=dict)
 
 
 # --- databases -----------------------------------------------------------------------------
@@ -248,7 +251,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, env: dict[str, str], workers: int) -> None:
+    def __init__(self, env: dict[str, str], workers: int, code: Path = BASE_DIR) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(  # noqa: S603
             [
@@ -265,7 +268,7 @@ class Gunicorn:
                 "--timeout",
                 "120",
             ],
-            cwd=BASE_DIR,
+            cwd=code,
             env=env,
         )
         deadline = time.monotonic() + 60
@@ -562,6 +565,8 @@ def bench_scale(patients: int, opts: argparse.Namespace, log: Any) -> ScaleResul
             log(f"  locust: {result.locust}")
     finally:
         server.stop()
+    if opts.compare_dir:
+        measure_before(opts, env=env, fx=fx, fixtures_path=fixtures_path, result=result, log=log)
     try:
         if opts.reminders:
             today = local_today()
@@ -573,6 +578,125 @@ def bench_scale(patients: int, opts: argparse.Namespace, log: Any) -> ScaleResul
         redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
     shutil.rmtree(fixtures_path.parent, ignore_errors=True)
     return result
+
+
+# --- --compare: an earlier commit in the same run ----------------------------------------------
+
+# The locust mix's weights (bench/locustfile.py): the weighted mean is a request's cost.
+MIX = {
+    "search_id": 3,
+    "search_name": 2,
+    "search_pinyin": 1,
+    "patient": 3,
+    "settlement": 2,
+    "dashboard": 1,
+}
+
+
+def weighted_ms(pages: dict[str, Sample]) -> float | None:
+    """Mean server time of a request of the clerks' mix."""
+    if not all(pages.get(k) and pages[k].ms for k in MIX):
+        return None
+    total = sum(MIX.values())
+    return sum(statistics.fmean(pages[k].ms) * w for k, w in MIX.items()) / total
+
+
+def checkout(ref: str) -> tuple[Path, str]:
+    """A detached worktree of ``ref`` under var/ (reused), with the compiled messages and
+    collected static files its production settings need."""
+    sha = subprocess.run(  # noqa: S603
+        ["git", "rev-parse", "--short", ref],  # noqa: S607 - the developer's git
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    tree = BASE_DIR / "var" / f"bench-compare-{sha}"
+    if not tree.exists():
+        subprocess.run(  # noqa: S603
+            ["git", "worktree", "add", "--detach", str(tree), sha],  # noqa: S607
+            cwd=BASE_DIR,
+            capture_output=True,
+            check=True,
+        )
+    messages = Path("locale/zh_Hans/LC_MESSAGES/django.mo")
+    if (BASE_DIR / messages).exists() and not (tree / messages).exists():
+        shutil.copy(BASE_DIR / messages, tree / messages)
+    return tree, sha
+
+
+def measure_before(
+    opts: argparse.Namespace,
+    *,
+    env: dict[str, str],
+    fx: dict[str, Any],
+    fixtures_path: Path,
+    result: ScaleResult,
+    log: Any,
+) -> None:
+    """The earlier commit's code on the same database copy, the same pages and mix."""
+    tree = opts.compare_dir
+    before_env = {**env, "PYTHONPATH": str(tree), "STATIC_ROOT": str(tree / "var" / "staticfiles")}
+    subprocess.run(  # noqa: S603 - the earlier commit's manage.py
+        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=tree,
+        env=before_env,
+        capture_output=True,
+        check=True,
+    )
+    server = Gunicorn(before_env, opts.workers, code=tree)
+    try:
+        clerk = Client(server.port, fx["session"])
+        for name, paths in clerk_pages(fx, opts.samples).items():
+            result.before_pages[name] = measure(clerk, paths)
+            log(f"  {opts.compare_sha} {name}: p95 {result.before_pages[name].pct(95):.1f} ms")
+        if opts.locust_seconds:
+            result.before_locust = run_locust(
+                server.port, fixtures_path, opts.users, opts.locust_seconds
+            )
+            log(f"  {opts.compare_sha} locust: {result.before_locust}")
+    finally:
+        server.stop()
+
+
+def _comparison(results: list[ScaleResult], opts: argparse.Namespace) -> list[str]:
+    compared = [r for r in results if r.before_pages]
+    if not compared:
+        return []
+    lines = [
+        "",
+        f"## 与 {opts.compare_sha} 对比（同一次运行、同一数据库副本）",
+        "",
+        f"先以当前代码、再以提交 {opts.compare_sha}（`--compare {opts.compare}`）的代码启动同样的"
+        " gunicorn，测量同样的页面与 locust 混合请求。比值 = 当前 / 之前（小于 1 即变快）。",
+        "",
+        "| 参保人 | 页面 | 之前 p50 / p95 ms | 当前 p50 / p95 ms | p95 比值 |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for r in compared:
+        for key in MIX:
+            before, after = r.before_pages.get(key), r.pages.get(key)
+            if not before or not after or not before.ms or not after.ms:
+                continue
+            ratio = after.pct(95) / before.pct(95) if before.pct(95) else math.nan
+            lines.append(
+                f"| {r.patients:,} | {LABELS[key]} | {fmt(before.pct(50))} / {fmt(before.pct(95))}"
+                f" | {fmt(after.pct(50))} / {fmt(after.pct(95))} | {ratio:.2f} |"
+            )
+        then, now = weighted_ms(r.before_pages), weighted_ms(r.pages)
+        if then and now:
+            lines.append(
+                f"| {r.patients:,} | **加权平均每请求服务器时间** | {then:.1f} | {now:.1f} |"
+                f" {now / then:.2f} |"
+            )
+        if r.before_locust and r.locust:
+            rps_then, rps_now = r.before_locust.get("rps", 0), r.locust.get("rps", 0)
+            ratio = rps_now / rps_then if rps_then else math.nan
+            lines.append(
+                f"| {r.patients:,} | locust 吞吐（请求/秒） | {fmt(rps_then)} | {fmt(rps_now)} |"
+                f" {ratio:.2f} |"
+            )
+    return lines
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -860,6 +984,7 @@ def report(
     lines += _locust(results, largest, opts)
     lines += _reminder_job(results, largest)
     lines += _statistics(results, largest)
+    lines += _comparison(results, opts)
     lines += _imports(imported)
     return "\n".join(lines) + "\n"
 
@@ -883,7 +1008,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", default=str(BASE_DIR / "docs" / "benchmarks.md"))
     parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument(
+        "--compare",
+        help="also measure this earlier commit (e.g. HEAD~1) on the same databases, side by side",
+    )
     opts = parser.parse_args(argv)
+    opts.compare_dir, opts.compare_sha = checkout(opts.compare) if opts.compare else (None, "")
     started = time.monotonic()
 
     def log(message: str) -> None:
