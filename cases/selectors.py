@@ -659,3 +659,20 @@ def exchange_of_bureau(bureau_id: int, kind: str) -> QuerySet[Any]:
     return access.of_bureau(
         bureau_id, exchange_records(kind), "national reconciliation", source.bureau_field
     )
+
+
+def queue_counts(queues: dict[str, QuerySet[Any]]) -> dict[str, int]:
+    """How many rows each queue holds, in one query: each queryset's own SQL (already
+    scoped through cases.access) counted as a subquery, instead of one COUNT each."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for qs in queues.values():
+        sql, qs_params = qs.order_by().values("pk").query.sql_with_params()
+        parts.append(f"(SELECT count(*) FROM ({sql}) AS queue)")  # noqa: S608 - Django's SQL
+        params.extend(qs_params)
+    if not parts:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return {name: int(n) for name, n in zip(queues, row, strict=True)}

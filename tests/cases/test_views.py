@@ -1239,3 +1239,34 @@ def test_without_the_fields_the_rules_need_only_field_errors_are_shown(client_fo
     errors = response.context["form"].errors
     assert {"type", "subtype", "start"} <= set(errors)
     assert not any("FL-" in str(e) for e in errors.values())
+
+
+def test_the_dashboards_queue_counts_are_one_query_and_each_queues_own(
+    client_for, clerk, other_clerk, django_assert_num_queries
+):
+    from cases import selectors
+
+    for owner, n in ((clerk, 3), (other_clerk, 2)):
+        for i in range(n):
+            p = factories.patient(owner, name=f"计数示例{i}")
+            with facts.as_of(dt.date(2024, 9, 20)):
+                filing_create(
+                    by=owner,
+                    patient=p,
+                    type="temporary",
+                    subtype="other",
+                    destination=Region.objects.get(code="440100"),
+                    start=dt.date(2024, 9, 20),
+                    materials=["identity"],
+                )
+    today = dt.date(2025, 3, 1)
+    queues = {
+        "filings": selectors.expiring_filings(clerk, today),
+        "reviews": selectors.reviews_waiting(clerk),
+        "unread": selectors.unread_notifications(clerk),
+    }
+    expected = {name: qs.count() for name, qs in queues.items()}
+    with django_assert_num_queries(1):
+        counts = selectors.queue_counts(queues)
+    assert counts == expected
+    assert counts["filings"] == 3  # the other bureau's two are not counted
