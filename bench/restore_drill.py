@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.runner import free_port
 from portal import pgcluster
 from portal.backup import tool
 from portal.pgcluster import Cluster
@@ -39,14 +40,6 @@ SETTINGS = {
     "archive_timeout": "60",
     "jit": "off",
 }
-
-
-def free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def program(args: list[str], env: dict[str, str]) -> str:

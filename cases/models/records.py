@@ -19,6 +19,7 @@ from simple_history.models import HistoricalRecords
 
 from cases import masking, rules
 from cases.models.scoping import ScopedModel
+from cases.rules import national
 
 
 def _raise(violations: list[rules.Violation]) -> None:
@@ -127,6 +128,11 @@ class Patient(ScopedModel):
                 name="patient_unique_psn_no",
                 violation_error_message="NX-1：该人员编号已属于另一位参保人。",
             ),
+            models.CheckConstraint(
+                condition=Q(psn_no="") | Q(psn_no__regex=national.PSN_NO_RE.pattern),
+                name="patient_psn_no_format",
+                violation_error_message="NX-1：人员编号应为10–30位数字或大写字母。",
+            ),
         ]
         # Search (see cases.search): a term of three characters or more is matched anywhere
         # by trigram; a shorter one (most Chinese names are two or three characters) is
@@ -231,13 +237,22 @@ def platform_serial() -> Any:
     )
 
 
-def unique_serial(name: str) -> models.UniqueConstraint:
-    return models.UniqueConstraint(
-        fields=["trt_dcla_detl_sn"],
-        condition=~Q(trt_dcla_detl_sn=""),
-        name=f"{name}_unique_serial",
-        violation_error_message="NX-2：该平台流水号已用于另一条记录。",
-    )
+def platform_serial_rules(name: str) -> list[models.BaseConstraint]:
+    """NX-2 in the database: the serial's format, and unique among the kind's records."""
+    return [
+        models.UniqueConstraint(
+            fields=["trt_dcla_detl_sn"],
+            condition=~Q(trt_dcla_detl_sn=""),
+            name=f"{name}_unique_serial",
+            violation_error_message="NX-2：该平台流水号已用于另一条记录。",
+        ),
+        models.CheckConstraint(
+            condition=Q(trt_dcla_detl_sn="")
+            | Q(trt_dcla_detl_sn__regex=national.SERIAL_RE.pattern),
+            name=f"{name}_serial_format",
+            violation_error_message="NX-2：待遇申报明细流水号应为6–30位数字或大写字母。",
+        ),
+    ]
 
 
 class Qualification(AgentFields):
@@ -296,7 +311,7 @@ class Qualification(AgentFields):
         ordering = ["-applied_on", "-id"]
         permissions = [("review_qualification", "复核门特资格认定")]
         constraints = [
-            unique_serial("qualification"),
+            *platform_serial_rules("qualification"),
             models.UniqueConstraint(
                 fields=["patient", "disease"],
                 condition=Q(status=rules.QualificationStatus.SUBMITTED),
@@ -436,7 +451,7 @@ class Filing(AgentFields):
         verbose_name_plural = "跨省异地就医备案"
         ordering = ["-start", "-id"]
         constraints = [
-            unique_serial("filing"),
+            *platform_serial_rules("filing"),
             models.CheckConstraint(
                 # A long-term filing gets an end only when it is cancelled or changed.
                 condition=(
@@ -554,7 +569,7 @@ class TransferLetter(ScopedModel):
         verbose_name_plural = "转诊证明"
         ordering = ["-issued_on", "-id"]
         constraints = [
-            unique_serial("letter"),
+            *platform_serial_rules("letter"),
             models.CheckConstraint(
                 condition=~Q(reason=rules.LetterReason.OTHER) | ~Q(reason_text=""),
                 name="letter_other_reason_text",
@@ -624,7 +639,7 @@ class Selection(ScopedModel):
         verbose_name_plural = "门特选点"
         ordering = ["slot", "-start"]
         constraints = [
-            unique_serial("selection"),
+            *platform_serial_rules("selection"),
             # SL-1 is a count per date, enforced by a trigger (migration 0008). The slot
             # is the ordering clerks see (fix_srt_no): one selection per number at a time.
             models.CheckConstraint(

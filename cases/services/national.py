@@ -75,23 +75,33 @@ def platform_ids_update(
     ):
         violations.append(Violation("NX-1", "该人员编号已属于另一位参保人。", "psn_no"))
     changes: list[Any] = []
-    for (kind, pk), raw in serials.items():
-        serial = nx.normalize_platform_id(raw)
-        field = f"{kind}_{pk}"
-        model = SERIAL_MODELS[kind]
-        record = access.under_patient(model.objects.all(), patient).filter(pk=pk).first()
-        if record is None or record.trt_dcla_detl_sn == serial:
+    for kind, model in SERIAL_MODELS.items():
+        wanted = {
+            pk: nx.normalize_platform_id(raw) for (k, pk), raw in serials.items() if k == kind
+        }
+        if not wanted:
             continue
-        found = nx.check_serial(serial, field)
-        if not found and serial:
-            taken = access.across_bureaus(
-                model.objects.filter(trt_dcla_detl_sn=serial), "serial is unique (NX-2)"
-            )
-            if taken.exclude(pk=pk).exists():
+        records = access.under_patient(model.objects.filter(pk__in=list(wanted)), patient)
+        changed = [r for r in records if r.trt_dcla_detl_sn != wanted[r.pk]]
+        # The serials another record already holds (NX-2), in one query per kind.
+        taken = set(
+            access.across_bureaus(
+                model.objects.filter(trt_dcla_detl_sn__in=[wanted[r.pk] for r in changed])
+                .exclude(trt_dcla_detl_sn="")
+                .exclude(pk__in=[r.pk for r in changed]),
+                "serial is unique (NX-2)",
+            ).values_list("trt_dcla_detl_sn", flat=True)
+        )
+        given = [wanted[r.pk] for r in changed if wanted[r.pk]]
+        taken |= {serial for serial in given if given.count(serial) > 1}  # twice in one form
+        for record in changed:
+            serial, field = wanted[record.pk], f"{kind}_{record.pk}"
+            found = nx.check_serial(serial, field)
+            if not found and serial in taken:
                 found = [Violation("NX-2", "该平台流水号已用于另一条记录。", field)]
-        violations += found
-        record.trt_dcla_detl_sn = serial
-        changes.append(record)
+            violations += found
+            record.trt_dcla_detl_sn = serial
+            changes.append(record)
     refuse_if(violations)
     if psn_no != patient.psn_no:
         patient.psn_no = psn_no

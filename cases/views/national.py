@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import IntegrityError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -82,6 +83,9 @@ def platform_ids(request: StaffRequest, pk: int) -> HttpResponse:
             )
         except PolicyRefusal as refusal:
             show_refusal(form, refusal)
+        except IntegrityError:
+            # Taken by another clerk between the check and the save (the unique constraints).
+            form.add_error(None, "NX-1/NX-2：编号刚被其他记录占用，请刷新后重试。")
         else:
             messages.success(request, f"平台编号已保存（{changed} 项变更）。")
             return redirect("patient_detail", pk=patient.pk)

@@ -614,3 +614,24 @@ def test_a_moved_out_patients_numbers_are_read_only(case, clerk):
             serials={},
         )
     assert refused.value.rules == ["MV-5"]
+
+
+def test_one_serial_for_two_records_in_one_form_is_refused(case, client_for, clerk, reviewer):
+    first = case["qualification"]
+    second = factories.qualification(clerk, reviewer, case["patient"], disease="M01600")
+    response = client_for(clerk).post(
+        reverse("platform_ids", args=[case["patient"].pk]),
+        {f"qualification_{first.pk}": "SN300001", f"qualification_{second.pk}": "SN300001"},
+    )
+    assert response.status_code == 200
+    assert "该平台流水号已用于另一条记录" in response.content.decode()
+    assert not Qualification.objects.filter(trt_dcla_detl_sn="SN300001").exists()
+
+
+def test_the_database_refuses_a_malformed_number(case):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Patient.objects.filter(pk=case["patient"].pk).update(psn_no="not a number")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Filing.objects.filter(pk=case["filing"].pk).update(trt_dcla_detl_sn="x")

@@ -28,6 +28,7 @@ import pytest
 
 from portal import pgcluster
 from portal.pgcluster import Cluster
+from tests.cluster import program
 from tests.factories import resident_id
 from tests.support import free_port, wait_for
 
@@ -83,13 +84,6 @@ def request(node: Node, method: str, path: str, session: str, form: dict[str, st
     data = response.read()
     conn.close()
     return response.status, data, response.getheader("Set-Cookie") or ""
-
-
-def program(args: list[str], env: dict[str, str]) -> str:
-    """Our own program's output; its error output in the failure."""
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,17 +16,12 @@ import pytest
 
 from portal import pgcluster
 from portal.pgcluster import Cluster
+from tests.cluster import program
 from tests.support import free_port
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def program(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 def counts(server: Cluster, tag: str) -> tuple[int, int, int]:
